@@ -1,0 +1,2 @@
+//! The `edge-llm` command line: generate, score, tokenize.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Sessions: KV cache, sampling, stop conditions, token streaming, chat
+//! templates.

@@ -1,0 +1,1 @@
+//! The GPU device, its limits and features, buffers and the pipeline cache.

@@ -1,0 +1,2 @@
+//! Model architectures: hyper-parameters from GGUF keys, weights with their
+//! expected shapes, and the forward pass built from `ops`.

@@ -1,0 +1,1 @@
+//! Known models by name: where they come from and their sha256 (native only).
