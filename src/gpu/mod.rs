@@ -1,1 +1,28 @@
-//! The GPU device, its limits and features, buffers and the pipeline cache.
+//! The GPU device, its limits and features, buffers, kernels and the
+//! pipeline cache.
+
+mod context;
+mod kernels;
+mod readback;
+
+pub use context::{Gpu, GpuInfo};
+pub use kernels::{kernel_source, Binding, Kernel};
+pub use readback::TokenRing;
+
+/// Per-step parameters shared by every kernel (WGSL `Step` in
+/// shaders/common.wgsl; `kernels::tests` checks the two agree).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StepParams {
+    pub n_tokens: u32,
+    pub pos0: u32,
+    pub seed: u32,
+    pub rep_last_n: u32,
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub rep_penalty: f32,
+    pub counter: u32,
+    pub _pad: [u32; 2],
+}

@@ -1,0 +1,30 @@
+// x[t, :] = dequant(E[tokens[pos0 + t], :]) * aux, reading the token id
+// from the GPU token buffer (written by the sampler of the previous step).
+struct WParams {
+    k: u32,            // embedding width
+    n: u32,            // vocabulary rows
+    scale_offset: u32,
+    aux: f32,          // output scale (1, or sqrt(dim) for Gemma)
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> wp: WParams;
+@group(0) @binding(2) var<storage, read> w: array<u32>;          // (n, k) repacked
+@group(0) @binding(3) var<storage, read> tokens: array<u32>;     // (ctx,) token history
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (n_tokens, k)
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let u = gid.x;
+    let t = gid.y;
+    if u >= wp.k / 8u || t >= step.n_tokens {
+        return;
+    }
+    // Ids come from our tokenizer or sampler; clamp anyway so a bad id can
+    // never read outside the table.
+    let id = min(tokens[step.pos0 + t], wp.n - 1u);
+    let v = deq_unit(id, u);
+    for (var i = 0u; i < 8u; i++) {
+        y[t * wp.k + unit_col(u, i)] = v[i] * wp.aux;
+    }
+}

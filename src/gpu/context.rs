@@ -1,0 +1,317 @@
+//! Adapter and device selection, error capture, buffer helpers.
+
+use std::sync::{Arc, Mutex};
+
+use super::kernels::{Binding, Kernel};
+use crate::{Error, Result};
+
+/// What the engine reports about the adapter it runs on.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GpuInfo {
+    pub name: String,
+    pub backend: String,
+    pub driver: String,
+    /// `subgroups` requested and granted.
+    pub subgroups: bool,
+    /// `shader-f16` requested and granted.
+    pub shader_f16: bool,
+    pub max_storage_binding: u64,
+    pub max_buffer_size: u64,
+}
+
+/// The device, its queue and the compiled kernels.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: GpuInfo,
+    /// First uncaptured error or device loss, reported by `check`.
+    fault: Arc<Mutex<Option<Error>>>,
+    pipelines: Mutex<Vec<(Kernel, wgpu::ComputePipeline, wgpu::BindGroupLayout)>>,
+}
+
+impl Gpu {
+    /// Opens the best adapter: a real GPU first, else a CPU one (lavapipe,
+    /// SwiftShader), so tests run on machines without a GPU.
+    pub async fn new() -> Result<Gpu> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(e.to_string()))?;
+        Self::from_adapter(adapter).await
+    }
+
+    async fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+        let ai = adapter.get_info();
+        let features = adapter.features() & (wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16);
+        // Ask for what the adapter offers: big models need big bindings.
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("edge-llm"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("request_device: {e}")))?;
+        let fault: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+        let f = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let err = match e {
+                wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory(e.to_string()),
+                _ => Error::Gpu(e.to_string()),
+            };
+            if let Ok(mut slot) = f.lock() {
+                slot.get_or_insert(err);
+            }
+        }));
+        let f = fault.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut slot) = f.lock() {
+                slot.get_or_insert(Error::DeviceLost(format!("{reason:?}: {msg}")));
+            }
+        });
+        let info = GpuInfo {
+            name: ai.name,
+            backend: format!("{:?}", ai.backend),
+            driver: format!("{} {}", ai.driver, ai.driver_info)
+                .trim()
+                .to_string(),
+            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            max_storage_binding: u64::from(limits.max_storage_buffer_binding_size),
+            max_buffer_size: limits.max_buffer_size,
+        };
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            fault,
+            pipelines: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Returns (and clears) the first GPU fault seen since the last check.
+    pub fn check(&self) -> Result<()> {
+        match self.fault.lock() {
+            Ok(mut slot) => slot.take().map_or(Ok(()), Err),
+            Err(_) => Err(Error::Gpu("fault slot poisoned".into())),
+        }
+    }
+
+    /// A storage buffer of `size` bytes (rounded up to 4), zero-filled.
+    pub fn storage(&self, label: &str, size: u64) -> Result<wgpu::Buffer> {
+        let size = size.max(4).div_ceil(4) * 4;
+        if size > self.info.max_buffer_size {
+            return Err(Error::OutOfMemory(format!(
+                "{label}: {size} bytes exceeds the adapter's max buffer size {}",
+                self.info.max_buffer_size
+            )));
+        }
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        self.check()?;
+        Ok(buf)
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn storage_init(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        let buf = self.storage(label, data.len() as u64)?;
+        if !data.is_empty() {
+            let mut padded;
+            let bytes = if data.len() % 4 == 0 {
+                data
+            } else {
+                padded = data.to_vec();
+                padded.resize(data.len().div_ceil(4) * 4, 0);
+                &padded
+            };
+            self.queue.write_buffer(&buf, 0, bytes);
+        }
+        Ok(buf)
+    }
+
+    /// A uniform buffer holding `data`.
+    pub fn uniform_init(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        let size = (data.len() as u64).max(16).div_ceil(16) * 16;
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buf, 0, data);
+        self.check()?;
+        Ok(buf)
+    }
+
+    /// The pipeline and bind group layout of `kernel`, compiled once.
+    pub fn pipeline(
+        &self,
+        kernel: Kernel,
+    ) -> Result<(wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+        let mut cache = self
+            .pipelines
+            .lock()
+            .map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?;
+        if let Some((_, p, l)) = cache.iter().find(|(k, _, _)| *k == kernel) {
+            return Ok((p.clone(), l.clone()));
+        }
+        let source = super::kernels::kernel_source(kernel)?;
+        let label = format!("{kernel:?}");
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = kernel
+            .bindings()
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: match b {
+                    Binding::Uniform => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    Binding::Read | Binding::Write => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: matches!(b, Binding::Read),
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                },
+                count: None,
+            })
+            .collect();
+        let bgl = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&label),
+                entries: &entries,
+            });
+        let layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+        let constants = kernel.constants();
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    zero_initialize_workgroup_memory: true,
+                },
+                cache: None,
+            });
+        self.check()?;
+        cache.push((kernel, pipeline.clone(), bgl.clone()));
+        Ok((pipeline, bgl))
+    }
+
+    /// A bind group for `kernel` over whole buffers, in binding order.
+    pub fn bind_group(&self, kernel: Kernel, buffers: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+        let (_, bgl) = self.pipeline(kernel)?;
+        if buffers.len() != kernel.bindings().len() {
+            return Err(Error::shape(
+                format!("{kernel:?} bind group"),
+                format!(
+                    "{} buffers for {} bindings",
+                    buffers.len(),
+                    kernel.bindings().len()
+                ),
+            ));
+        }
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&format!("{kernel:?}")),
+            layout: &bgl,
+            entries: &entries,
+        });
+        self.check()?;
+        Ok(bg)
+    }
+
+    /// Blocks until the queue is idle (native) and reports faults.
+    pub fn wait(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+        self.check()
+    }
+
+    /// Copies `len` bytes at `offset` of `src` back to the CPU. Allocates a
+    /// staging buffer: for tests, scoring and debugging, not per token.
+    pub async fn read_bytes(&self, src: &wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: len.max(4).div_ceil(4) * 4,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
+        enc.copy_buffer_to_buffer(src, offset, &staging, 0, len.div_ceil(4) * 4);
+        self.queue.submit([enc.finish()]);
+        super::readback::map_read(self, &staging).await?;
+        let out = {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("map: {e}")))?;
+            view[..len as usize].to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// `read_bytes` as f32.
+    pub async fn read_f32(
+        &self,
+        src: &wgpu::Buffer,
+        offset_elems: u64,
+        n: u64,
+    ) -> Result<Vec<f32>> {
+        let bytes = self.read_bytes(src, offset_elems * 4, n * 4).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}

@@ -1,0 +1,224 @@
+//! Kernel identities, their WGSL sources and binding lists.
+//!
+//! A kernel's source is `common.wgsl` + (for weight kernels) the quant
+//! decoder of its weight type + its own file. Variants of one source are
+//! WGSL override constants, so one shader module serves them all.
+
+use crate::gguf::GgmlType;
+use crate::{Error, Result};
+
+/// Every compute kernel, with what distinguishes its pipelines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Decode matvec on one token; see shaders/matvec.wgsl.
+    Matvec {
+        ty: GgmlType,
+        fuse_norm: bool,
+        swiglu: bool,
+        residual: bool,
+    },
+    /// Prefill GEMM over a batch of tokens.
+    Gemm {
+        ty: GgmlType,
+        residual: bool,
+    },
+    /// Embedding row gather from the token buffer.
+    Embed {
+        ty: GgmlType,
+    },
+    RmsNorm,
+    RopeKv,
+    Attention,
+    SiluMul,
+    Sample,
+}
+
+/// How a kernel binds each buffer, in binding order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Uniform,
+    Read,
+    Write,
+}
+
+use Binding::{Read as R, Uniform as U, Write as W};
+
+impl Kernel {
+    /// Bindings in order; `Gpu::bind_group` takes buffers in this order.
+    pub fn bindings(self) -> &'static [Binding] {
+        match self {
+            // step, params, w, x, y, norm weight
+            Kernel::Matvec { .. } => &[U, U, R, R, W, R],
+            // step, params, w, x, y
+            Kernel::Gemm { .. } => &[U, U, R, R, W],
+            // step, params, w, tokens, y
+            Kernel::Embed { .. } => &[U, U, R, R, W],
+            // step, params, x, y, norm weight
+            Kernel::RmsNorm => &[U, U, R, W, R],
+            // step, params, qkv, k cache, v cache
+            Kernel::RopeKv => &[U, U, W, W, W],
+            // step, params, qkv, k cache, v cache, out
+            Kernel::Attention => &[U, U, R, R, R, W],
+            // step, params, [gate; up], h
+            Kernel::SiluMul => &[U, U, R, W],
+            // step, params, logits, tokens
+            Kernel::Sample => &[U, U, W, W],
+        }
+    }
+
+    /// Override constants selecting the variant.
+    pub fn constants(self) -> Vec<(&'static str, f64)> {
+        let b = |v: bool| if v { 1.0 } else { 0.0 };
+        match self {
+            Kernel::Matvec {
+                fuse_norm,
+                swiglu,
+                residual,
+                ..
+            } => {
+                vec![
+                    ("FUSE_NORM", b(fuse_norm)),
+                    ("SWIGLU", b(swiglu)),
+                    ("RESIDUAL", b(residual)),
+                ]
+            }
+            Kernel::Gemm { residual, .. } => vec![("RESIDUAL", b(residual))],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The weight type a kernel decodes, if any.
+    pub fn weight_type(self) -> Option<GgmlType> {
+        match self {
+            Kernel::Matvec { ty, .. } | Kernel::Gemm { ty, .. } | Kernel::Embed { ty } => Some(ty),
+            _ => None,
+        }
+    }
+}
+
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// The WGSL decoder of a weight type (`deq_unit`, `unit_col`).
+pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
+    Ok(match ty {
+        GgmlType::F32 => include_str!("../../shaders/quant/f32.wgsl"),
+        GgmlType::F16 => include_str!("../../shaders/quant/f16.wgsl"),
+        GgmlType::Q8_0 => include_str!("../../shaders/quant/q8_0.wgsl"),
+        GgmlType::Q4_0 => include_str!("../../shaders/quant/q4_0.wgsl"),
+        GgmlType::Q4_1 => include_str!("../../shaders/quant/q4_1.wgsl"),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "weights of type {} on the GPU",
+                other.name()
+            )))
+        }
+    })
+}
+
+/// The complete WGSL source of `kernel`.
+pub fn kernel_source(kernel: Kernel) -> Result<String> {
+    let body = match kernel {
+        Kernel::Matvec { .. } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Gemm { .. } => include_str!("../../shaders/gemm.wgsl"),
+        Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
+        Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
+        Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
+        Kernel::Attention => include_str!("../../shaders/attention.wgsl"),
+        Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
+        Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
+    };
+    // The quant decoder refers to `w` and `wp`, declared by the body; WGSL
+    // resolves module-scope names regardless of order.
+    let quant = kernel
+        .weight_type()
+        .map(quant_source)
+        .transpose()?
+        .unwrap_or("");
+    Ok(format!("{COMMON}\n{body}\n{quant}"))
+}
+
+/// Every kernel variant the engine can create, for validation tests.
+#[cfg(test)]
+pub fn all_variants() -> Vec<Kernel> {
+    let types = [
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::Q8_0,
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+    ];
+    let mut v = vec![
+        Kernel::RmsNorm,
+        Kernel::RopeKv,
+        Kernel::Attention,
+        Kernel::SiluMul,
+        Kernel::Sample,
+    ];
+    for ty in types {
+        v.push(Kernel::Embed { ty });
+        for residual in [false, true] {
+            v.push(Kernel::Gemm { ty, residual });
+            for fuse_norm in [false, true] {
+                for swiglu in [false, true] {
+                    v.push(Kernel::Matvec {
+                        ty,
+                        fuse_norm,
+                        swiglu,
+                        residual,
+                    });
+                }
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant parses and validates with naga, overrides applied; no
+    /// GPU needed.
+    #[test]
+    fn all_kernels_validate_with_naga() {
+        for k in all_variants() {
+            let src = kernel_source(k).unwrap();
+            let module = naga::front::wgsl::parse_str(&src)
+                .unwrap_or_else(|e| panic!("{k:?}: {}", e.emit_to_string(&src)));
+            let mut validator = naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            );
+            let info = validator
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
+            let constants: naga::back::PipelineConstants = k
+                .constants()
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v))
+                .collect();
+            naga::back::pipeline_constants::process_overrides(&module, &info, None, &constants)
+                .unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
+        }
+    }
+
+    /// The Rust `StepParams` and the WGSL `Step` have the same size.
+    #[test]
+    fn step_struct_matches_wgsl() {
+        let module = naga::front::wgsl::parse_str(COMMON).unwrap();
+        let (ty, _) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some("Step"))
+            .unwrap();
+        let layouter = {
+            let mut l = naga::proc::Layouter::default();
+            l.update(module.to_ctx()).unwrap();
+            l
+        };
+        assert_eq!(
+            layouter[ty].size as usize,
+            std::mem::size_of::<super::super::StepParams>()
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Reading results back: a generic map helper and the small ring of
+//! MAP_READ buffers that carries sampled token ids (4 bytes a token).
+
+use super::Gpu;
+use crate::{Error, Result};
+
+/// Maps `buf` for reading and waits for it. Native: polls the device until
+/// the copy is done. Browser: yields to the event loop until the callback.
+pub(crate) async fn map_read(gpu: &Gpu, buf: &wgpu::Buffer) -> Result<()> {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+        // The receiver only disappears if the caller was dropped; nothing to do then.
+        let _ = tx.send(r);
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+    let r = rx
+        .await
+        .map_err(|_| Error::Gpu("map callback dropped".into()))?;
+    gpu.check()?;
+    r.map_err(|e| Error::Gpu(format!("map_async: {e}")))
+}
+
+/// A ring of tiny MAP_READ buffers, one per in-flight step, so the next step
+/// can be submitted before this step's token id is read.
+pub struct TokenRing {
+    slots: Vec<wgpu::Buffer>,
+}
+
+impl TokenRing {
+    /// `n` slots of 4 bytes.
+    pub fn new(gpu: &Gpu, n: usize) -> Self {
+        let slots = (0..n.max(1))
+            .map(|i| {
+                gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("token readback {i}")),
+                    size: 4,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        TokenRing { slots }
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Always false: a ring has at least one slot.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Records a copy of `tokens[index]` into `slot`.
+    pub fn encode_copy(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        tokens: &wgpu::Buffer,
+        index: u32,
+        slot: usize,
+    ) {
+        let dst = &self.slots[slot % self.slots.len()];
+        enc.copy_buffer_to_buffer(tokens, u64::from(index) * 4, dst, 0, 4);
+    }
+
+    /// Waits for `slot`'s copy and returns the token id.
+    pub async fn read(&self, gpu: &Gpu, slot: usize) -> Result<u32> {
+        let buf = &self.slots[slot % self.slots.len()];
+        map_read(gpu, buf).await?;
+        let id = {
+            let view = buf
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("map: {e}")))?;
+            u32::from_le_bytes([view[0], view[1], view[2], view[3]])
+        };
+        buf.unmap();
+        Ok(id)
+    }
+}
