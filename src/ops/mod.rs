@@ -1,1 +1,77 @@
-//! One module per kernel family: shapes checked, params struct, dispatch.
+//! One builder per kernel family. A builder checks shapes, writes the
+//! kernel's parameter block once and binds the buffers, returning a
+//! `Dispatch` that is recorded into the step's compute pass every token.
+//! Nothing here runs per token except `Dispatch::encode`.
+
+mod builders;
+mod weight;
+
+pub use builders::*;
+pub use weight::Weight;
+
+use crate::gpu::{Gpu, Kernel};
+use crate::{Error, Result};
+
+/// How many workgroups a dispatch launches, given the step's token count.
+#[derive(Clone, Copy, Debug)]
+pub enum Grid {
+    /// `n` workgroups, independent of the token count; split into 2-D when
+    /// above the 65535 per-dimension limit (kernels use `wg_linear`).
+    Flat(u32),
+    /// `x` workgroups per row of `tile` tokens: `(x, ceil(n_tokens / tile))`.
+    Tokens { x: u32, tile: u32 },
+}
+
+impl Grid {
+    /// Workgroup counts for `n_tokens`.
+    pub fn size(self, n_tokens: u32) -> [u32; 3] {
+        match self {
+            Grid::Flat(n) => {
+                let x = n.clamp(1, 65535);
+                [x, n.div_ceil(x), 1]
+            }
+            Grid::Tokens { x, tile } => [x.max(1), n_tokens.div_ceil(tile.max(1)).max(1), 1],
+        }
+    }
+}
+
+/// A recorded kernel launch: pipeline, bound buffers and grid.
+pub struct Dispatch {
+    pub kernel: Kernel,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    grid: Grid,
+    /// Kept alive with the bind group.
+    _params: wgpu::Buffer,
+}
+
+impl Dispatch {
+    fn new(gpu: &Gpu, kernel: Kernel, params: &[u8], buffers: &[&wgpu::Buffer], grid: Grid, step: &wgpu::Buffer) -> Result<Self> {
+        let (pipeline, _) = gpu.pipeline(kernel)?;
+        let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
+        let mut all: Vec<&wgpu::Buffer> = vec![step, &params];
+        all.extend_from_slice(buffers);
+        let bind_group = gpu.bind_group(kernel, &all)?;
+        Ok(Dispatch { kernel, pipeline, bind_group, grid, _params: params })
+    }
+
+    /// Records the launch for a step of `n_tokens` tokens.
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tokens: u32) {
+        let [x, y, z] = self.grid.size(n_tokens);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Checks that `buf` holds at least `elems` 4-byte elements.
+fn need(buf: &wgpu::Buffer, elems: u64, what: &str) -> Result<()> {
+    if buf.size() < elems * 4 {
+        return Err(Error::shape(what, format!("buffer of {} bytes, need {}", buf.size(), elems * 4)));
+    }
+    Ok(())
+}
+
+fn to_u32(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::shape(what, format!("{v} exceeds u32")))
+}
