@@ -280,6 +280,7 @@ impl LlamaConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::gguf::{GgmlType, TensorInfo, Value};

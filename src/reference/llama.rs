@@ -252,3 +252,7 @@ impl RefLlama {
         Ok(logits)
     }
 }
+
+#[cfg(test)]
+#[path = "llama_tests.rs"]
+mod tests;

@@ -283,6 +283,7 @@ pub fn argmax(x: &[f32]) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
