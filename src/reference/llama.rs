@@ -90,7 +90,12 @@ impl RefLlama {
         }
         config.check_tensors(g)?;
         let load = |name: &str| load_tensor(g, file, name, dequant);
-        let cache_len = config.n_kv_heads * ctx * config.head_dim;
+        // Checked: on wasm32 a hostile head count times ctx could wrap.
+        let cache_len = config
+            .n_kv_heads
+            .checked_mul(ctx)
+            .and_then(|n| n.checked_mul(config.head_dim))
+            .ok_or_else(|| Error::option("ctx", format!("{ctx}: KV cache too large")))?;
         let mut layers = Vec::with_capacity(config.n_layers);
         for l in 0..config.n_layers {
             let n = tensor_names(l);
