@@ -1,2 +1,4 @@
 //! Model architectures: hyper-parameters from GGUF keys, weights with their
 //! expected shapes, and the forward pass built from `ops`.
+
+pub mod config;
