@@ -2,3 +2,4 @@
 //! expected shapes, and the forward pass built from `ops`.
 
 pub mod config;
+pub mod llama_gpu;

@@ -1,0 +1,265 @@
+//! A session: the model on the GPU, its KV cache contents, and the step loop.
+//!
+//! Decode keeps one step in flight: step k+1 is encoded and submitted
+//! before token k is read back (4 bytes, from a small ring of MAP_READ
+//! buffers), so the GPU never waits for the CPU between tokens.
+
+use crate::gpu::{Gpu, TokenRing};
+use crate::model::llama_gpu::{Act, LlamaGpu, Op};
+use crate::{Error, Result};
+
+use super::sampler::SamplerParams;
+
+/// Timings of one generation.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct GenStats {
+    pub prompt_tokens: usize,
+    /// Prompt tokens actually computed (the rest reused the KV cache).
+    pub prefilled_tokens: usize,
+    pub generated_tokens: usize,
+    pub ttft_ms: f64,
+    pub prefill_tok_s: f64,
+    pub decode_tok_s: f64,
+}
+
+/// What `Session::generate`'s callback tells the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Teacher-forced scores of a token sequence.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Scores {
+    /// log p(tokens[i + 1] | tokens[..=i]), one fewer than tokens.
+    pub logprobs: Vec<f64>,
+    /// argmax of the distribution at each of those positions.
+    pub argmax: Vec<u32>,
+}
+
+/// The model plus what its KV cache holds.
+pub struct Session {
+    pub gpu: Gpu,
+    pub model: LlamaGpu,
+    ring: TokenRing,
+    /// Tokens whose keys and values are in the cache, positions 0..len.
+    history: Vec<u32>,
+}
+
+fn now_ms() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static T0: OnceLock<std::time::Instant> = OnceLock::new();
+        T0.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+}
+
+impl Session {
+    /// A session over a loaded model.
+    pub fn new(gpu: Gpu, model: LlamaGpu) -> Session {
+        let ring = TokenRing::new(&gpu, 4);
+        Session { gpu, model, ring, history: Vec::new() }
+    }
+
+    /// Tokens currently cached.
+    pub fn history(&self) -> &[u32] {
+        &self.history
+    }
+
+    /// Forgets the cache contents.
+    pub fn reset(&mut self) {
+        self.history.clear();
+    }
+
+    fn submit(&self, ops: &[&[Op]], n_tokens: u32, copy: Option<(u32, usize)>) {
+        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            for list in ops {
+                for op in *list {
+                    op.dispatch.encode(&mut pass, n_tokens);
+                }
+            }
+        }
+        if let Some((index, slot)) = copy {
+            self.ring.encode_copy(&mut enc, &self.model.tokens, index, slot);
+        }
+        self.gpu.queue.submit([enc.finish()]);
+    }
+
+    /// Writes `tokens` at `pos0` and runs them through the layers in chunks;
+    /// the last chunk also runs `head` (and copies the sampled id to ring
+    /// slot 0 when `sample_slot`). Returns nothing: results stay on the GPU.
+    fn prefill(&mut self, tokens: &[u32], pos0: usize, sp: &SamplerParams, last_head: &[Op], copy_sampled: bool) {
+        self.gpu.queue.write_buffer(&self.model.tokens, pos0 as u64 * 4, bytemuck::cast_slice(tokens));
+        let mb = self.model.max_batch;
+        let n_chunks = tokens.len().div_ceil(mb);
+        for (i, chunk) in tokens.chunks(mb).enumerate() {
+            let p = pos0 + i * mb;
+            self.model.set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
+            let last = i + 1 == n_chunks;
+            let end = (p + chunk.len()) as u32;
+            let copy = (last && copy_sampled).then_some((end, 0));
+            let head: &[Op] = if last { last_head } else { &[] };
+            self.submit(&[&self.model.prefill, head], chunk.len() as u32, copy);
+        }
+    }
+
+    /// Greedy or sampled generation after `prompt`. Reuses the cached
+    /// prefix shared with the previous call. `on_token` sees each id as it
+    /// arrives and may stop the loop. Stops by itself after `max_new`
+    /// tokens or at the end of the context.
+    pub async fn generate(
+        &mut self,
+        prompt: &[u32],
+        sp: &SamplerParams,
+        max_new: usize,
+        mut on_token: impl FnMut(u32) -> Result<Flow>,
+    ) -> Result<(Vec<u32>, GenStats)> {
+        sp.validate()?;
+        let ctx = self.model.ctx;
+        let len = prompt.len();
+        if len == 0 {
+            return Err(Error::option("prompt", "empty prompt (no tokens)"));
+        }
+        if len >= ctx {
+            return Err(Error::ContextOverflow { needed: len + 1, capacity: ctx });
+        }
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.model.config.vocab_size) {
+            return Err(Error::Tokenizer(format!("token id {bad} out of range")));
+        }
+        // Reuse the cached prefix, but always recompute the last prompt
+        // token: its logits are what the first sample needs.
+        let keep = self.history.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(len - 1);
+        self.history.truncate(keep);
+        let t0 = now_ms();
+        let mut stats = GenStats { prompt_tokens: len, prefilled_tokens: len - keep, ..Default::default() };
+        let mut out = Vec::new();
+        if max_new == 0 {
+            self.prefill(&prompt[keep..], keep, sp, &[], false);
+            self.history = prompt.to_vec();
+            self.gpu.wait()?;
+            return Ok((out, stats));
+        }
+        let head = std::mem::take(&mut self.model.head_last);
+        self.prefill(&prompt[keep..], keep, sp, &head, true);
+        self.model.head_last = head;
+        let max_new = max_new.min(ctx - len);
+        let mut t_first = t0;
+        let mut k = 0usize; // index of the next generated token to read
+        loop {
+            // Keep one step in flight: process token k (at len + k) to get k + 1.
+            let pos = len + k;
+            if k + 1 < max_new {
+                self.model.set_step(&self.gpu, &sp.step(1, pos as u32, (k + 1) as u32));
+                self.submit(&[&self.model.decode], 1, Some((pos as u32 + 1, (k + 1) % self.ring.len())));
+            }
+            let id = self.ring.read(&self.gpu, k % self.ring.len()).await?;
+            if k == 0 {
+                t_first = now_ms();
+            }
+            out.push(id);
+            k += 1;
+            if on_token(id)? == Flow::Stop || k >= max_new {
+                break;
+            }
+        }
+        let t_end = now_ms();
+        // The last token's KV may not be written; everything before it is.
+        self.history = prompt.to_vec();
+        self.history.extend_from_slice(&out[..out.len() - 1]);
+        self.gpu.wait()?;
+        stats.generated_tokens = out.len();
+        stats.ttft_ms = t_first - t0;
+        stats.prefill_tok_s = if stats.ttft_ms > 0.0 { stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0) } else { 0.0 };
+        stats.decode_tok_s = if out.len() > 1 && t_end > t_first { (out.len() - 1) as f64 / ((t_end - t_first) / 1000.0) } else { 0.0 };
+        Ok((out, stats))
+    }
+
+    /// Teacher-forced log-probabilities of `tokens` (from position 0).
+    pub async fn score(&mut self, tokens: &[u32]) -> Result<Scores> {
+        let ctx = self.model.ctx;
+        if tokens.len() > ctx {
+            return Err(Error::ContextOverflow { needed: tokens.len(), capacity: ctx });
+        }
+        let vocab = self.model.config.vocab_size;
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::Tokenizer(format!("token id {bad} out of range")));
+        }
+        self.history.clear();
+        let sp = SamplerParams::default();
+        let mb = self.model.max_batch;
+        let mut scores = Scores::default();
+        self.gpu.queue.write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
+        for (i, chunk) in tokens.chunks(mb).enumerate() {
+            let p = i * mb;
+            self.model.set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
+            self.submit(&[&self.model.prefill, &self.model.head_all], chunk.len() as u32, None);
+            let logits = self.gpu.read_f32(self.model.logits(), 0, (chunk.len() * vocab) as u64).await?;
+            for (r, row) in logits.chunks(vocab).enumerate() {
+                let Some(&next) = tokens.get(p + r + 1) else { break };
+                let (lp, am) = logprob_argmax(row, next as usize);
+                scores.logprobs.push(lp);
+                scores.argmax.push(am as u32);
+            }
+        }
+        self.history = tokens.to_vec();
+        Ok(scores)
+    }
+
+    /// Runs `tokens` from position 0 one op at a time and returns every
+    /// named intermediate (debugging: find the first op that diverges from
+    /// the reference). Slow; never used on the token path.
+    pub async fn dump(&mut self, tokens: &[u32]) -> Result<Vec<(String, Vec<f32>)>> {
+        let n = tokens.len();
+        if n == 0 || n > self.model.max_batch {
+            return Err(Error::option("tokens", format!("1..={} tokens", self.model.max_batch)));
+        }
+        self.history.clear();
+        self.gpu.queue.write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
+        self.model.set_step(&self.gpu, &SamplerParams::default().step(n as u32, 0, 0));
+        let mut out = Vec::new();
+        for list in [&self.model.prefill, &self.model.head_all] {
+            for op in list.iter() {
+                self.submit(&[std::slice::from_ref(op)], n as u32, None);
+                if let Some(buf) = self.model.act(op.out) {
+                    let elems = self.act_width(op.out) * n;
+                    out.push((op.name.clone(), self.gpu.read_f32(buf, 0, elems as u64).await?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn act_width(&self, a: Act) -> usize {
+        let c = &self.model.config;
+        match a {
+            Act::X | Act::Xn => c.dim,
+            Act::Qkv => c.q_dim() + 2 * c.kv_dim(),
+            Act::Attn => c.q_dim(),
+            Act::Ffh => 2 * c.ffn_dim,
+            Act::H => c.ffn_dim,
+            Act::Logits => c.vocab_size,
+            Act::None => 0,
+        }
+    }
+}
+
+/// log-softmax of `row` at `target` (f64), and the argmax (first on ties).
+fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
+    let mut best = 0usize;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    let m = f64::from(row[best]);
+    let lse = row.iter().map(|&v| (f64::from(v) - m).exp()).sum::<f64>().ln() + m;
+    (f64::from(row.get(target).copied().unwrap_or(f32::NEG_INFINITY)) - lse, best)
+}

@@ -1,0 +1,305 @@
+//! The llama architecture on the GPU: weights uploaded once (still
+//! quantized), activation buffers and KV cache allocated once, and three
+//! dispatch lists recorded once at load:
+//!
+//! - `decode`: one token, fused kernels (6 dispatches per layer + 3):
+//!   embed; per layer [norm+QKV matvec, RoPE+KV append, attention,
+//!   O matvec+residual, norm+gate/up+SiLU·mul matvec, down matvec+residual];
+//!   norm+LM-head matvec; sample.
+//! - `prefill`: a batch of tokens through every layer with tiled GEMMs.
+//! - heads: `last` (norm+LM head of the last token, then sample) or `all`
+//!   (logits of every token, for scoring).
+//!
+//! Per-step values (token count, position, sampler settings) live in one
+//! uniform written with one `write_buffer` per step.
+
+use crate::gguf::{GgmlType, Gguf};
+use crate::gpu::{Gpu, StepParams};
+use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
+use crate::ops::{self, AttnShape, Dispatch, MatvecOpts, RopeOpts, Weight};
+use crate::{Error, Result};
+
+/// Which activation buffer an op writes: lets a debug dump read it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    X,
+    Xn,
+    Qkv,
+    Attn,
+    Ffh,
+    H,
+    Logits,
+    None,
+}
+
+/// A dispatch with the name of the intermediate it produces
+/// (`blk.3.attn_out`, as the reference's dump names).
+pub struct Op {
+    pub name: String,
+    pub out: Act,
+    pub dispatch: Dispatch,
+}
+
+/// Activation buffers, sized for `max_batch` tokens.
+struct Acts {
+    x: wgpu::Buffer,      // (max_batch, dim) residual stream
+    xn: wgpu::Buffer,     // (max_batch, dim) normed input
+    qkv: wgpu::Buffer,    // (max_batch, q_dim + 2 kv_dim)
+    attn: wgpu::Buffer,   // (max_batch, q_dim)
+    ffh: wgpu::Buffer,    // (max_batch, 2 ffn) [gate; up]
+    h: wgpu::Buffer,      // (max_batch, ffn)
+    logits: wgpu::Buffer, // (max_batch, vocab)
+}
+
+/// GPU weights of one layer.
+struct LayerW {
+    attn_norm: wgpu::Buffer,
+    qkv: Weight,     // [q; k; v] rows
+    wo: Weight,
+    ffn_norm: wgpu::Buffer,
+    gate_up: Weight, // [gate; up] rows
+    down: Weight,
+    k_cache: wgpu::Buffer,
+    v_cache: wgpu::Buffer,
+}
+
+/// The model on the GPU, ready to run steps.
+pub struct LlamaGpu {
+    pub config: LlamaConfig,
+    /// KV cache capacity in tokens.
+    pub ctx: usize,
+    /// Largest prefill step.
+    pub max_batch: usize,
+    step: wgpu::Buffer,
+    /// Token history `(ctx + 1,)`: prompt ids are written here, the sampler
+    /// writes each next id here, the embedding reads from here.
+    pub tokens: wgpu::Buffer,
+    acts: Acts,
+    pub decode: Vec<Op>,
+    pub prefill: Vec<Op>,
+    pub head_last: Vec<Op>,
+    pub head_all: Vec<Op>,
+    /// Bytes of weights, caches and activations allocated at load.
+    pub gpu_bytes: u64,
+    _weights: (Weight, Option<Weight>, Vec<LayerW>, wgpu::Buffer),
+}
+
+/// Raw GGUF bytes of tensor `name` with its type, checked against `rows x cols`.
+fn raw<'a>(g: &Gguf, file: &'a [u8], name: &str, rows: usize, cols: usize) -> Result<(GgmlType, &'a [u8])> {
+    let t = g.tensor(name).ok_or_else(|| Error::shape(name, "tensor missing"))?;
+    let (r, c) = t.rows_cols();
+    if (r, c) != (rows as u64, cols as u64) {
+        return Err(Error::shape(name, format!("{r}x{c}, expected {rows}x{cols}")));
+    }
+    Ok((t.ty, g.tensor_data(file, t)?))
+}
+
+/// Uploads several same-type matrices stacked by rows as one weight (the
+/// fused QKV and gate/up projections): quant blocks never cross rows, so
+/// stacking the raw bytes stacks the rows.
+fn upload_stacked(gpu: &Gpu, label: &str, parts: &[(GgmlType, &[u8], usize)], cols: usize) -> Result<Weight> {
+    let ty = parts[0].0;
+    if parts.iter().any(|p| p.0 != ty) {
+        let types: Vec<&str> = parts.iter().map(|p| p.0.name()).collect();
+        return Err(Error::Unsupported(format!("{label}: mixed weight types {types:?} cannot be fused yet")));
+    }
+    let rows = parts.iter().map(|p| p.2).sum();
+    let bytes: Vec<u8> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
+    Weight::upload(gpu, label, ty, &bytes, rows, cols)
+}
+
+fn f32_buffer(gpu: &Gpu, g: &Gguf, file: &[u8], name: &str, n: usize) -> Result<wgpu::Buffer> {
+    let (ty, bytes) = raw(g, file, name, 1, n)?;
+    if ty != GgmlType::F32 {
+        return Err(Error::Unsupported(format!("{name}: norm weights of type {}", ty.name())));
+    }
+    gpu.storage_init(name, bytes)
+}
+
+impl LlamaGpu {
+    /// Uploads the weights of a llama GGUF (`file` is the whole file) and
+    /// records the dispatch lists. `ctx` is the KV cache capacity.
+    pub fn load(gpu: &Gpu, g: &Gguf, file: &[u8], ctx: usize, max_batch: usize) -> Result<LlamaGpu> {
+        let c = LlamaConfig::from_gguf(g)?;
+        c.check_tensors(g)?;
+        if ctx == 0 || ctx > c.context_length {
+            return Err(Error::option("ctx", format!("{ctx} must be in 1..={}", c.context_length)));
+        }
+        let max_batch = max_batch.clamp(1, ctx);
+        let (dim, qd, kvd, ffn, vocab) = (c.dim, c.q_dim(), c.kv_dim(), c.ffn_dim, c.vocab_size);
+        let f = 4u64;
+        let mut bytes = 0u64;
+        let mut storage = |label: &str, elems: usize| -> Result<wgpu::Buffer> {
+            let b = gpu.storage(label, elems as u64 * f)?;
+            bytes += b.size();
+            Ok(b)
+        };
+        let acts = Acts {
+            x: storage("x", max_batch * dim)?,
+            xn: storage("xn", max_batch * dim)?,
+            qkv: storage("qkv", max_batch * (qd + 2 * kvd))?,
+            attn: storage("attn", max_batch * qd)?,
+            ffh: storage("ffh", max_batch * 2 * ffn)?,
+            h: storage("h", max_batch * ffn)?,
+            logits: storage("logits", max_batch * vocab)?,
+        };
+        let tokens = storage("tokens", ctx + 1)?;
+        let shape = AttnShape { n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, head_dim: c.head_dim, ctx };
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for l in 0..c.n_layers {
+            let n = tensor_names(l);
+            let q = raw(g, file, &n.attn_q, qd, dim)?;
+            let k = raw(g, file, &n.attn_k, kvd, dim)?;
+            let v = raw(g, file, &n.attn_v, kvd, dim)?;
+            let (go, gb) = raw(g, file, &n.ffn_gate, ffn, dim)?;
+            let (uo, ub) = raw(g, file, &n.ffn_up, ffn, dim)?;
+            let (wot, wob) = raw(g, file, &n.attn_output, dim, qd)?;
+            let (dt, db) = raw(g, file, &n.ffn_down, dim, ffn)?;
+            layers.push(LayerW {
+                attn_norm: f32_buffer(gpu, g, file, &n.attn_norm, dim)?,
+                qkv: upload_stacked(gpu, &format!("blk.{l}.qkv"), &[(q.0, q.1, qd), (k.0, k.1, kvd), (v.0, v.1, kvd)], dim)?,
+                wo: Weight::upload(gpu, &n.attn_output, wot, wob, dim, qd)?,
+                ffn_norm: f32_buffer(gpu, g, file, &n.ffn_norm, dim)?,
+                gate_up: upload_stacked(gpu, &format!("blk.{l}.gate_up"), &[(go, gb, ffn), (uo, ub, ffn)], dim)?,
+                down: Weight::upload(gpu, &n.ffn_down, dt, db, dim, ffn)?,
+                k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_elems())?,
+                v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_elems())?,
+            });
+        }
+        let (et, eb) = raw(g, file, TOKEN_EMBD, vocab, dim)?;
+        let embd = Weight::upload(gpu, TOKEN_EMBD, et, eb, vocab, dim)?;
+        let output = if c.tied_output {
+            None
+        } else {
+            let (ot, ob) = raw(g, file, OUTPUT, vocab, dim)?;
+            Some(Weight::upload(gpu, OUTPUT, ot, ob, vocab, dim)?)
+        };
+        let out_norm = f32_buffer(gpu, g, file, OUTPUT_NORM, dim)?;
+        for w in layers.iter().flat_map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down]).chain([&embd]).chain(output.as_ref()) {
+            bytes += w.buf.size();
+        }
+        let step = gpu.uniform_init("step", bytemuck::bytes_of(&StepParams::default()))?;
+
+        let b = Builder { gpu, step: &step, c: &c, shape, acts: &acts, max_batch };
+        let lm_head = output.as_ref().unwrap_or(&embd);
+        let decode = b.decode(&embd, lm_head, &out_norm, &layers, &tokens)?;
+        let prefill = b.prefill(&embd, &layers, &tokens)?;
+        let head_last = vec![
+            b.op("result_norm+logits", Act::Logits, ops::matvec(gpu, &step, lm_head, &acts.x, &acts.logits, MatvecOpts { norm: Some((&out_norm, c.norm_eps)), ..Default::default() })?),
+            b.op("sample", Act::None, ops::sample(gpu, &step, vocab, &acts.logits, &tokens)?),
+        ];
+        let head_all = vec![
+            b.op("result_norm", Act::Xn, ops::rmsnorm(gpu, &step, &acts.x, &acts.xn, &out_norm, dim, c.norm_eps, max_batch)?),
+            b.op("logits", Act::Logits, ops::gemm(gpu, &step, lm_head, &acts.xn, &acts.logits, false, max_batch)?),
+        ];
+        gpu.check()?;
+        Ok(LlamaGpu {
+            config: c,
+            ctx,
+            max_batch,
+            step,
+            tokens,
+            acts,
+            decode,
+            prefill,
+            head_last,
+            head_all,
+            gpu_bytes: bytes,
+            _weights: (embd, output, layers, out_norm),
+        })
+    }
+
+    /// Writes the step parameters (one `write_buffer`).
+    pub fn set_step(&self, gpu: &Gpu, p: &StepParams) {
+        gpu.queue.write_buffer(&self.step, 0, bytemuck::bytes_of(p));
+    }
+
+    /// Records `ops` into one compute pass of `enc`.
+    pub fn encode(enc: &mut wgpu::CommandEncoder, ops: &[Op], n_tokens: u32) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        for op in ops {
+            op.dispatch.encode(&mut pass, n_tokens);
+        }
+    }
+
+    /// The buffer behind an activation name.
+    pub fn act(&self, a: Act) -> Option<&wgpu::Buffer> {
+        let s = &self.acts;
+        Some(match a {
+            Act::X => &s.x,
+            Act::Xn => &s.xn,
+            Act::Qkv => &s.qkv,
+            Act::Attn => &s.attn,
+            Act::Ffh => &s.ffh,
+            Act::H => &s.h,
+            Act::Logits => &s.logits,
+            Act::None => return None,
+        })
+    }
+
+    /// Logits buffer `(max_batch, vocab)`.
+    pub fn logits(&self) -> &wgpu::Buffer {
+        &self.acts.logits
+    }
+}
+
+/// Records the dispatch lists.
+struct Builder<'a> {
+    gpu: &'a Gpu,
+    step: &'a wgpu::Buffer,
+    c: &'a LlamaConfig,
+    shape: AttnShape,
+    acts: &'a Acts,
+    max_batch: usize,
+}
+
+impl Builder<'_> {
+    fn op(&self, name: &str, out: Act, dispatch: Dispatch) -> Op {
+        Op { name: name.to_string(), out, dispatch }
+    }
+
+    fn rope(&self) -> RopeOpts {
+        RopeOpts { rope_dim: self.c.rope_dim, theta: self.c.rope_theta, neox: false }
+    }
+
+    fn scale(&self) -> f32 {
+        1.0 / (self.c.head_dim as f32).sqrt()
+    }
+
+    fn decode(&self, embd: &Weight, lm_head: &Weight, out_norm: &wgpu::Buffer, layers: &[LayerW], tokens: &wgpu::Buffer) -> Result<Vec<Op>> {
+        let (gpu, step, a, c) = (self.gpu, self.step, self.acts, self.c);
+        let mut v = vec![self.op("inp_embd", Act::X, ops::embed(gpu, step, embd, tokens, &a.x, 1.0, 1)?)];
+        for (l, w) in layers.iter().enumerate() {
+            let norm = |nw| MatvecOpts { norm: Some((nw, c.norm_eps)), ..Default::default() };
+            let residual = MatvecOpts { residual: true, ..Default::default() };
+            v.push(self.op(&format!("blk.{l}.qkv"), Act::Qkv, ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?));
+            v.push(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, ops::rope_kv(gpu, step, self.shape, self.rope(), &a.qkv, &w.k_cache, &w.v_cache, 1)?));
+            v.push(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, ops::attention(gpu, step, self.shape, self.scale(), 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, 1)?));
+            v.push(self.op(&format!("blk.{l}.ffn_inp"), Act::X, ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?));
+            let swiglu = MatvecOpts { swiglu: true, ..norm(&w.ffn_norm) };
+            v.push(self.op(&format!("blk.{l}.ffn_act"), Act::H, ops::matvec(gpu, step, &w.gate_up, &a.x, &a.h, swiglu)?));
+            v.push(self.op(&format!("blk.{l}.l_out"), Act::X, ops::matvec(gpu, step, &w.down, &a.h, &a.x, residual)?));
+        }
+        let head = MatvecOpts { norm: Some((out_norm, c.norm_eps)), ..Default::default() };
+        v.push(self.op("logits", Act::Logits, ops::matvec(gpu, step, lm_head, &a.x, &a.logits, head)?));
+        v.push(self.op("sample", Act::None, ops::sample(gpu, step, c.vocab_size, &a.logits, tokens)?));
+        Ok(v)
+    }
+
+    fn prefill(&self, embd: &Weight, layers: &[LayerW], tokens: &wgpu::Buffer) -> Result<Vec<Op>> {
+        let (gpu, step, a, c, mb) = (self.gpu, self.step, self.acts, self.c, self.max_batch);
+        let mut v = vec![self.op("inp_embd", Act::X, ops::embed(gpu, step, embd, tokens, &a.x, 1.0, mb)?)];
+        for (l, w) in layers.iter().enumerate() {
+            v.push(self.op(&format!("blk.{l}.attn_norm"), Act::Xn, ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.attn_norm, c.dim, c.norm_eps, mb)?));
+            v.push(self.op(&format!("blk.{l}.qkv"), Act::Qkv, ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, false, mb)?));
+            v.push(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, ops::rope_kv(gpu, step, self.shape, self.rope(), &a.qkv, &w.k_cache, &w.v_cache, mb)?));
+            v.push(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, ops::attention(gpu, step, self.shape, self.scale(), 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, mb)?));
+            v.push(self.op(&format!("blk.{l}.ffn_inp"), Act::X, ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, true, mb)?));
+            v.push(self.op(&format!("blk.{l}.ffn_norm"), Act::Xn, ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.ffn_norm, c.dim, c.norm_eps, mb)?));
+            v.push(self.op(&format!("blk.{l}.ffn_gate_up"), Act::Ffh, ops::gemm(gpu, step, &w.gate_up, &a.xn, &a.ffh, false, mb)?));
+            v.push(self.op(&format!("blk.{l}.ffn_act"), Act::H, ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?));
+            v.push(self.op(&format!("blk.{l}.l_out"), Act::X, ops::gemm(gpu, step, &w.down, &a.h, &a.x, true, mb)?));
+        }
+        Ok(v)
+    }
+}
