@@ -51,6 +51,36 @@ impl GgmlType {
         })
     }
 
+    /// The GGUF type id (inverse of [`GgmlType::from_id`]).
+    pub fn id(self) -> u32 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q4_0 => 2,
+            Self::Q4_1 => 3,
+            Self::Q5_0 => 6,
+            Self::Q5_1 => 7,
+            Self::Q8_0 => 8,
+            Self::Q8_1 => 9,
+            Self::Q2_K => 10,
+            Self::Q3_K => 11,
+            Self::Q4_K => 12,
+            Self::Q5_K => 13,
+            Self::Q6_K => 14,
+            Self::Q8_K => 15,
+            Self::BF16 => 30,
+        }
+    }
+
+    /// Bytes of `n_elems` elements, `None` if `n_elems` is not a whole
+    /// number of blocks or the size overflows.
+    pub fn bytes_for(self, n_elems: u64) -> Option<u64> {
+        if !n_elems.is_multiple_of(self.block_elems()) {
+            return None;
+        }
+        (n_elems / self.block_elems()).checked_mul(self.block_bytes())
+    }
+
     /// Elements per block.
     pub fn block_elems(self) -> u64 {
         match self {
