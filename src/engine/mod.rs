@@ -1,8 +1,13 @@
 //! Sessions: KV cache, sampling, stop conditions, token streaming, chat
 //! templates.
 
+mod llm;
 pub mod sampler;
 pub mod session;
+pub mod stop;
+pub mod template;
 
+pub use llm::{Engine, FinishReason, GenerateOptions, Generation, LoadOptions, ModelInfo};
 pub use sampler::SamplerParams;
 pub use session::{Flow, GenStats, Scores, Session};
+pub use template::ChatMessage;
