@@ -319,6 +319,7 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

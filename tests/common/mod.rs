@@ -3,6 +3,7 @@
 //! Tests that need the model or reference data FAIL when it is missing (never
 //! skip): `cargo xtask test` installs everything they need.
 #![allow(dead_code)] // each test file uses a different subset
+#![allow(clippy::panic)] // test helpers fail by panicking, with a message
 
 use std::path::{Path, PathBuf};
 
