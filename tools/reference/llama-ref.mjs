@@ -84,7 +84,6 @@ async function generate(prompt, maxTokens) {
   const seq = ctx.getSequence();
   const promptTokens = tokenize(prompt);
   const generated = [], top2 = [];
-  const t0 = performance.now();
   let input = promptTokens.map((t, i) => (i + 1 < promptTokens.length ? t : [t, nextRequest([])]));
   while (generated.length < maxTokens) {
     const res = await seq.controlledEvaluate(input);
@@ -94,9 +93,9 @@ async function generate(prompt, maxTokens) {
     if (model.isEogToken(n.argmax)) break;
     input = [[n.argmax, nextRequest([])]];
   }
-  const ms = performance.now() - t0;
   await ctx.dispose();
-  return { prompt, prompt_tokens: promptTokens, generated, top2, text: model.detokenize(generated), ms: +ms.toFixed(1) };
+  // No timings here: the file must regenerate byte for byte (see `bench` for speed).
+  return { prompt, prompt_tokens: promptTokens, generated, top2, text: model.detokenize(generated) };
 }
 
 // Speed anchor: llama.cpp's own sampling loop, no per-step logits requested.

@@ -368,6 +368,20 @@ fn reference(cpu_only: bool) -> Res {
             )
         })?;
     }
+    // The tokenizer's parity data has its own script (tokenizer owner's).
+    if root().join("tools/reference/tokenize.mjs").is_file() {
+        step("reference: tokenize_smollm2.json", || {
+            run(Command::new("node").current_dir(root()).args([
+                "tools/reference/tokenize.mjs",
+                "--model",
+                &model,
+                "--corpus",
+                "tests/data/tokenizer_corpus.json",
+                "--out",
+                "tests/data/reference/tokenize_smollm2.json",
+            ]))
+        })?;
+    }
     Ok(())
 }
 
