@@ -251,6 +251,12 @@ fn install_apt() -> Res {
 }
 
 fn install_rustup() -> Res {
+    if !succeeds(Command::new("rustup").arg("--version")) {
+        // A distribution Rust has no rustup; the wasm32 and clippy steps
+        // below then fail loudly if those pieces are missing.
+        println!("rustup not found: not installing targets or components");
+        return Ok(());
+    }
     let targets = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
     if !targets
         .lines()
