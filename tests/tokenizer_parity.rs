@@ -8,6 +8,8 @@
 //! The model is found through EDGE_LLM_MODEL_DIR (default ~/.cache/edge-llm);
 //! a missing model fails the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use edge_llm::tokenizer::{StreamDecoder, Tokenizer};

@@ -107,6 +107,9 @@ struct Sym {
     next: Option<usize>,
 }
 
+/// A mergeable pair: (rank, left, right, left len, right len) at push time.
+type Candidate = (u32, usize, usize, usize, usize);
+
 /// Tokenizes one pre-tokenized word, already in the byte alphabet.
 pub fn merge_word(
     word: &str,
@@ -134,8 +137,8 @@ pub fn merge_word(
         }
     }
     let text = |s: &Sym| &word[s.start..s.start + s.len];
-    // Lowest rank first, then leftmost: (rank, left, right, left len, right len).
-    let mut heap: BinaryHeap<Reverse<(u32, usize, usize, usize, usize)>> = BinaryHeap::new();
+    // Lowest rank first, then leftmost.
+    let mut heap: BinaryHeap<Reverse<Candidate>> = BinaryHeap::new();
     let push = |heap: &mut BinaryHeap<_>, syms: &[Sym], l: Option<usize>, r: Option<usize>| {
         let (Some(l), Some(r)) = (l, r) else { return };
         let (a, b) = (&syms[l], &syms[r]);
@@ -179,6 +182,7 @@ pub fn merge_word(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

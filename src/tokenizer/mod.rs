@@ -116,7 +116,8 @@ impl TokenizerData {
 enum Model {
     Bpe {
         merges: bpe::Merges,
-        bytes: bpe::ByteMap,
+        // Boxed: 1 KiB of tables, next to a unit variant.
+        bytes: Box<bpe::ByteMap>,
         pre: PreTokenizer,
         /// Llama 3: a word that is already a token is not merged.
         ignore_merges: bool,
@@ -217,7 +218,7 @@ impl Tokenizer {
                         pre == PreTokenizer::Llama3 && !matches!(pre_name, "dbrx" | "smaug-bpe");
                     let model = Model::Bpe {
                         merges: bpe::Merges::new(&d.merges),
-                        bytes: bpe::ByteMap::new(),
+                        bytes: Box::new(bpe::ByteMap::new()),
                         pre,
                         ignore_merges: llama3_group,
                     };
@@ -520,4 +521,5 @@ enum Frag<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

@@ -48,7 +48,7 @@ impl PreTokenizer {
     }
 
     /// Splits `text` into words (substrings, in order, covering all of it).
-    pub fn split<'a>(self, text: &'a str) -> Vec<&'a str> {
+    pub fn split(self, text: &str) -> Vec<&str> {
         let chars: Vec<char> = text.chars().collect();
         // Piece lengths in chars; one piece covering everything to start.
         let mut pieces = vec![chars.len()];
@@ -405,6 +405,7 @@ fn split_digit_triples(c: &[char], out: &mut Vec<usize>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
