@@ -12,6 +12,7 @@
 
 use std::path::PathBuf;
 
+use edge_llm::gguf::Value;
 use edge_llm::tokenizer::{StreamDecoder, Tokenizer};
 use serde::Deserialize;
 
@@ -66,20 +67,19 @@ fn data(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-#[test]
-fn smollm2_matches_llama_cpp() {
-    let (tok, _) = load_tokenizer();
+/// Checks every corpus case against a reference file; returns how many
+/// cases there were.
+fn check_corpus(tok: &Tokenizer, reference_file: &str) -> usize {
     let corpus: Corpus = serde_json::from_str(&data("tokenizer_corpus.json")).unwrap();
-    let reference: Reference =
-        serde_json::from_str(&data("reference/tokenize_smollm2.json")).unwrap();
+    let reference: Reference = serde_json::from_str(&data(reference_file)).unwrap();
     assert_eq!(
         corpus.cases.len(),
         reference.cases.len(),
-        "corpus and reference differ"
+        "corpus and {reference_file} differ"
     );
     let mut failures = Vec::new();
     for (c, r) in corpus.cases.iter().zip(&reference.cases) {
-        assert_eq!(c.id, r.id, "corpus and reference are out of order");
+        assert_eq!(c.id, r.id, "corpus and {reference_file} are out of order");
         let got = tok.encode(&c.text, true, true).unwrap();
         if got != r.tokens {
             failures.push(format!(
@@ -99,7 +99,7 @@ fn smollm2_matches_llama_cpp() {
         let mut s = StreamDecoder::new();
         let mut streamed = String::new();
         for &id in &got {
-            streamed.push_str(&s.push(&tok, id).unwrap());
+            streamed.push_str(&s.push(tok, id).unwrap());
         }
         streamed.push_str(&s.finish());
         assert_eq!(
@@ -112,11 +112,35 @@ fn smollm2_matches_llama_cpp() {
     let n = corpus.cases.len();
     assert!(
         failures.is_empty(),
-        "{} of {n} cases differ from llama.cpp:\n{}",
+        "{reference_file}: {} of {n} cases differ from llama.cpp:\n{}",
         failures.len(),
         failures.join("\n")
     );
-    eprintln!("{n}/{n} corpus cases match llama.cpp");
+    eprintln!("{reference_file}: {n}/{n} corpus cases match llama.cpp");
+    n
+}
+
+#[test]
+fn smollm2_matches_llama_cpp() {
+    let (tok, _) = load_tokenizer();
+    assert!(check_corpus(&tok, "reference/tokenize_smollm2.json") >= 40);
+}
+
+/// The same vocabulary with `tokenizer.ggml.pre` overridden (in llama.cpp
+/// through a metadata override, here by editing the parsed metadata) checks
+/// the other pre-tokenizers against llama.cpp.
+#[test]
+fn other_pre_tokenizers_match_llama_cpp() {
+    let (_, mut g) = load_tokenizer();
+    for pre in ["llama-bpe", "gpt-2", "default"] {
+        for (k, v) in g.metadata.iter_mut() {
+            if k == "tokenizer.ggml.pre" {
+                *v = Value::String(pre.into());
+            }
+        }
+        let tok = Tokenizer::from_gguf(&g).unwrap();
+        check_corpus(&tok, &format!("reference/tokenize_smollm2_pre-{pre}.json"));
+    }
 }
 
 #[test]

@@ -2,8 +2,12 @@
 // test tests/tokenizer_parity.rs.
 //
 //   node tools/reference/tokenize.mjs --model M.gguf --corpus tests/data/tokenizer_corpus.json \
-//        --out tests/data/reference/tokenize_smollm2.json
+//        --out tests/data/reference/tokenize_smollm2.json [--pre NAME]
 //
+// --pre NAME loads the vocabulary with `tokenizer.ggml.pre` overridden (a
+// llama.cpp metadata override), so one vocabulary also checks the other
+// pre-tokenizers (llama-bpe, gpt-2, default); the parity test applies the
+// same override before building its tokenizer.
 // Each text is tokenized as llama.cpp's own tools do for a prompt: special
 // tokens written in the text are parsed (`model.tokenize(text, true)`), and
 // BOS is prepended when the GGUF asks for it. node-llama-cpp never appends
@@ -24,7 +28,11 @@ if (!opt.model || !opt.corpus || !opt.out) {
 
 const corpus = JSON.parse(fs.readFileSync(opt.corpus, 'utf8'));
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
-const model = await llama.loadModel({ modelPath: opt.model });
+const model = await llama.loadModel({
+  modelPath: opt.model,
+  vocabOnly: true,
+  metadataOverrides: opt.pre ? { tokenizer: { ggml: { pre: opt.pre } } } : undefined,
+});
 const withBos = (toks) => (model.tokens.shouldPrependBosToken ? [model.tokens.bos, ...toks] : toks);
 
 // The package does not export its package.json; read it from node_modules.
@@ -39,6 +47,7 @@ const out = {
   generator: 'tools/reference/tokenize.mjs',
   model: path.basename(opt.model),
   node_llama_cpp: version,
+  pre_override: opt.pre ?? null,
   add_bos: model.tokens.shouldPrependBosToken,
   cases,
 };
