@@ -70,6 +70,10 @@ pub fn parse(bytes: &[u8]) -> Result<Gguf> {
 /// against `file_len`. Returns `Ok(None)` when `prefix` ends before the
 /// tensor infos do (read more and call again); errors when the file itself
 /// is malformed or too short.
+///
+/// A hostile file can declare a header as long as the whole file (one huge
+/// vocabulary string, say), so a streaming caller should cap how far it
+/// grows the prefix before giving up.
 pub fn parse_prefix(prefix: &[u8], file_len: u64) -> Result<Option<Gguf>> {
     if prefix.len() as u64 > file_len {
         return Err(Error::option(
