@@ -99,7 +99,7 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
     if magic != b"GGUF" {
         return bad(
             "header.magic",
-            format!("expected \"GGUF\", found {magic:02x?}"),
+            format!("expected \"GGUF\", found bytes {magic:02x?}"),
         );
     }
     let version = c.u32().at(|| "header.version".into())?;
@@ -155,9 +155,9 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
                 return bad(
                     format!("tensor {} data", t.name),
                     format!(
-                        "{} bytes at data offset {} (file offset {data_offset} + {}) run past \
-                         the end of the {file_len}-byte file",
-                        t.size, t.offset, t.offset
+                        "{} bytes at offset {} of the data section (which starts at byte \
+                         {data_offset}) run past the end of the {file_len}-byte file",
+                        t.size, t.offset
                     ),
                 )
             }
