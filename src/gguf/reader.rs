@@ -107,7 +107,7 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
         2 | 3 => {}
         1 => {
             return Err(unsupported(
-                "GGUF version 1 (pre-2023 files); re-convert the model",
+                "GGUF version 1 (superseded in 2023); re-convert the model",
             ))
         }
         0 => return bad("header.version", "version 0"),
