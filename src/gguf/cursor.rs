@@ -93,7 +93,10 @@ impl<'a> Cursor<'a> {
             return Err(Stop::More);
         }
         // n <= buf.len() - pos, so it fits usize and the slice is in range.
-        let end = self.pos + n as usize;
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.pos.checked_add(n))
+            .ok_or(Stop::More)?;
         let out = self.buf.get(self.pos..end).ok_or(Stop::More)?;
         self.pos = end;
         Ok(out)

@@ -70,6 +70,10 @@ pub fn parse(bytes: &[u8]) -> Result<Gguf> {
 /// against `file_len`. Returns `Ok(None)` when `prefix` ends before the
 /// tensor infos do (read more and call again); errors when the file itself
 /// is malformed or too short.
+///
+/// A hostile file can declare a header as long as the whole file (one huge
+/// vocabulary string, say), so a streaming caller should cap how far it
+/// grows the prefix before giving up.
 pub fn parse_prefix(prefix: &[u8], file_len: u64) -> Result<Option<Gguf>> {
     if prefix.len() as u64 > file_len {
         return Err(Error::option(
@@ -95,7 +99,7 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
     if magic != b"GGUF" {
         return bad(
             "header.magic",
-            format!("expected \"GGUF\", found {magic:02x?}"),
+            format!("expected \"GGUF\", found bytes {magic:02x?}"),
         );
     }
     let version = c.u32().at(|| "header.version".into())?;
@@ -103,7 +107,7 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
         2 | 3 => {}
         1 => {
             return Err(unsupported(
-                "GGUF version 1 (pre-2023 files); re-convert the model",
+                "GGUF version 1 (superseded in 2023); re-convert the model",
             ))
         }
         0 => return bad("header.version", "version 0"),
@@ -151,9 +155,9 @@ fn read_file(c: &mut Cursor<'_>, file_len: u64) -> R<Gguf> {
                 return bad(
                     format!("tensor {} data", t.name),
                     format!(
-                        "{} bytes at data offset {} (file offset {data_offset} + {}) run past \
-                         the end of the {file_len}-byte file",
-                        t.size, t.offset, t.offset
+                        "{} bytes at offset {} of the data section (which starts at byte \
+                         {data_offset}) run past the end of the {file_len}-byte file",
+                        t.size, t.offset
                     ),
                 )
             }
