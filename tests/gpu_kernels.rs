@@ -96,6 +96,20 @@ fn matvec_all_types_and_variants() {
             }
         }
     }
+    // Long rows: several strides of the 64-thread unit loop (ffn_down).
+    for ty in TYPES {
+        matvec_case(&mut rng, ty, 49, 1536, 2, false, false, true);
+    }
+    print_worst("matvec");
+}
+
+/// More than 65535 workgroups: the grid is split into 2-D (`wg_linear`).
+#[test]
+fn matvec_grid_split_over_65535_groups() {
+    let mut rng = Rng::new(11);
+    let rows = 65535 * 4 + 37;
+    matvec_case(&mut rng, GgmlType::Q8_0, rows, 32, 1, false, false, false);
+    print_worst("matvec");
 }
 
 fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize, residual: bool) {
@@ -134,6 +148,7 @@ fn gemm_all_types() {
             }
         }
     }
+    print_worst("gemm");
 }
 
 #[test]
@@ -173,6 +188,19 @@ fn embed_all_types() {
             }
         }
     }
+    // Out-of-range ids are clamped to the last row, never read past the table.
+    let wbytes = rand_weight(&mut rng, GgmlType::F32, vocab, 40);
+    let w = Weight::upload(g, "embd", GgmlType::F32, &wbytes, vocab, 40).unwrap();
+    let (tb, yb) = (upload_u32(&[vocab as u32 + 5]), guarded(&[0.0; 40]));
+    let d = ops::embed(g, &step_tokens(1, 0), &w, &tb, &yb, 1.0, 1).unwrap();
+    run(&[&d], 1);
+    let last = dequantize(GgmlType::F32, &wbytes, vocab * 40).unwrap()[(vocab - 1) * 40..].to_vec();
+    assert_eq!(
+        read_guarded(&yb, 40, "embed clamp"),
+        last,
+        "embed: id past the vocabulary"
+    );
+    print_worst("embed");
 }
 
 #[test]
@@ -196,6 +224,7 @@ fn rmsnorm_dims() {
             assert_close(&got, &r::rmsnorm(&x, &w, EPS), 1e-10, &what);
         }
     }
+    print_worst("rmsnorm");
 }
 
 #[test]
@@ -218,6 +247,7 @@ fn silu_mul_sizes() {
             assert_close(&got, &want, 1e-10, &what);
         }
     }
+    print_worst("silu_mul");
 }
 
 const THETA: f32 = 10_000.0;
@@ -327,6 +357,7 @@ fn rope_kv_norm_and_neox() {
             }
         }
     }
+    print_worst("rope_kv");
 }
 
 /// Attention over caches holding `pos0 + n_tokens` random positions; unused
@@ -426,6 +457,11 @@ fn attention_decode_prefill_windows() {
             }
         }
     }
+    // The largest supported head (Gemma): 4 output dims per thread.
+    for pos0 in [0, 300] {
+        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0);
+    }
+    print_worst("attention");
 }
 
 #[test]

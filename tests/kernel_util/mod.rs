@@ -5,7 +5,8 @@
 
 pub mod sampler;
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 
 use edge_llm::gguf::GgmlType;
 use edge_llm::gpu::{Gpu, StepParams};
@@ -217,9 +218,23 @@ pub fn nmse(got: &[f32], want: &[f32]) -> f64 {
     }
 }
 
+/// Worst NMSE seen per kernel (first word of `what`), for the report.
+static WORST: Mutex<BTreeMap<String, f64>> = Mutex::new(BTreeMap::new());
+
+/// Prints the worst NMSE of `kernel` so far (visible with --nocapture).
+pub fn print_worst(kernel: &str) {
+    let w = WORST.lock().unwrap().get(kernel).copied();
+    eprintln!("{kernel}: worst nmse {w:?}");
+}
+
 /// Asserts `nmse(got, want) <= tol` (NaN fails), naming the worst element.
 pub fn assert_close(got: &[f32], want: &[f32], tol: f64, what: &str) {
     let e = nmse(got, want);
+    let kernel = what.split_whitespace().next().unwrap_or("").to_string();
+    let mut worst = WORST.lock().unwrap();
+    let slot = worst.entry(kernel).or_insert(0.0);
+    *slot = slot.max(e);
+    drop(worst);
     if e.is_nan() || e > tol {
         let (i, d) = got
             .iter()
