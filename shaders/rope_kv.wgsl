@@ -42,9 +42,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         vc[dst + 1u] = qkv[base + 2u * i + 1u];
         return;
     }
+    // Slots i >= rope_dim / 2 carry the unrotated dims 2i, 2i + 1 (>= rope_dim)
+    // in both modes; NeoX pairs (i, i + rope_dim / 2) only below that.
     var a = 2u * i;
     var b = 2u * i + 1u;
-    if p.neox != 0u {
+    if p.neox != 0u && i < p.rope_dim / 2u {
         a = i;
         b = i + p.rope_dim / 2u;
     }

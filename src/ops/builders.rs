@@ -118,8 +118,9 @@ pub struct RopeOpts {
     pub neox: bool,
 }
 
-/// Rotates q, k of qkv `(n_tokens, qkv_width)` in place and appends k, v to
-/// the caches `(n_kv_heads, ctx, head_dim)` at positions pos0 + t.
+/// Rotates q of qkv `(n_tokens, qkv_width)` in place and writes rotated k
+/// and v to the caches `(n_kv_heads, ctx, head_dim)` at positions pos0 + t
+/// (k in qkv stays unrotated: attention reads keys from the cache).
 #[allow(clippy::too_many_arguments)]
 pub fn rope_kv(gpu: &Gpu, step: &wgpu::Buffer, s: AttnShape, rope: RopeOpts, qkv: &wgpu::Buffer, kc: &wgpu::Buffer, vc: &wgpu::Buffer, max_tokens: usize) -> Result<Dispatch> {
     s.check()?;

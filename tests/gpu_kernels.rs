@@ -1,0 +1,554 @@
+//! Every WGSL kernel on a real wgpu device (lavapipe in CI) against the
+//! scalar reference, with sizes that are not multiples of the workgroup or
+//! tile sizes, and a guard band after each output to catch stray writes.
+//! Without a GPU adapter these tests fail; they do not skip.
+//!
+//! Tolerances are normalized MSE (`sum((a-b)^2) / sum(b^2)`): weights
+//! dequantize exactly, so weight kernels differ from the f64 reference only
+//! by f32 summation order (1e-7 is generous); elementwise kernels by a few
+//! ulps (1e-10); RoPE and attention by f32 angles / exp (1e-8).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod kernel_util;
+
+use edge_llm::gguf::GgmlType;
+use edge_llm::ops::{self, AttnShape, MatvecOpts, RopeOpts, Weight};
+use edge_llm::quant::dequantize;
+use edge_llm::reference::ops as r;
+use edge_llm::reference::ops::AttnDims;
+use edge_llm::Error;
+use kernel_util::*;
+
+const EPS: f32 = 1e-5;
+
+/// One matvec case; `rows` outputs (the weight has `2 * rows` with swiglu).
+#[allow(clippy::too_many_arguments)]
+fn matvec_case(
+    rng: &mut Rng,
+    ty: GgmlType,
+    rows: usize,
+    k: usize,
+    n_tokens: usize,
+    norm: bool,
+    swiglu: bool,
+    residual: bool,
+) {
+    let g = gpu();
+    let what = format!("matvec {ty:?} {rows}x{k} n_tokens {n_tokens} norm {norm} swiglu {swiglu} residual {residual}");
+    let wrows = if swiglu { 2 * rows } else { rows };
+    let wbytes = rand_weight(rng, ty, wrows, k);
+    let wf = dequantize(ty, &wbytes, wrows * k).unwrap();
+    let w = Weight::upload(g, "w", ty, &wbytes, wrows, k).unwrap();
+    let x = rng.vec(n_tokens * k, -1.0, 1.0);
+    let nw = rng.vec(k, 0.5, 1.5);
+    // Non-residual outputs start as garbage: the kernel must overwrite them.
+    let y0 = if residual {
+        rng.vec(rows, -1.0, 1.0)
+    } else {
+        vec![777.0; rows]
+    };
+    let (xb, nwb, yb) = (upload(&x), upload(&nw), guarded(&y0));
+    let st = step_tokens(n_tokens as u32, 0);
+    let opts = MatvecOpts {
+        norm: norm.then_some((&nwb, EPS)),
+        swiglu,
+        residual,
+    };
+    let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
+    run(&[&d], n_tokens as u32);
+    let got = read_guarded(&yb, rows, &what);
+
+    let last = &x[(n_tokens - 1) * k..];
+    let xin = if norm {
+        r::rmsnorm(last, &nw, EPS)
+    } else {
+        last.to_vec()
+    };
+    let mut want = r::matmul(&xin, 1, &wf, wrows, k);
+    if swiglu {
+        want = r::silu_mul(&want[..rows], &want[rows..]);
+    }
+    if residual {
+        want = r::add(&want, &y0);
+    }
+    assert_close(&got, &want, 1e-7, &what);
+}
+
+#[test]
+fn matvec_all_types_and_variants() {
+    let mut rng = Rng::new(1);
+    for ty in TYPES {
+        for (rows, k) in [(1, 32), (37, 64), (130, 96), (257, 576)] {
+            for n_tokens in [1, 3] {
+                for v in 0..8 {
+                    matvec_case(
+                        &mut rng,
+                        ty,
+                        rows,
+                        k,
+                        n_tokens,
+                        v & 1 != 0,
+                        v & 2 != 0,
+                        v & 4 != 0,
+                    );
+                }
+            }
+        }
+    }
+    // Long rows: several strides of the 64-thread unit loop (ffn_down).
+    for ty in TYPES {
+        matvec_case(&mut rng, ty, 49, 1536, 2, false, false, true);
+    }
+    print_worst("matvec");
+}
+
+/// More than 65535 workgroups: the grid is split into 2-D (`wg_linear`).
+#[test]
+fn matvec_grid_split_over_65535_groups() {
+    let mut rng = Rng::new(11);
+    let rows = 65535 * 4 + 37;
+    matvec_case(&mut rng, GgmlType::Q8_0, rows, 32, 1, false, false, false);
+    print_worst("matvec");
+}
+
+fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize, residual: bool) {
+    let g = gpu();
+    let what = format!("gemm {ty:?} {rows}x{k} n_tokens {n_tokens} residual {residual}");
+    let wbytes = rand_weight(rng, ty, rows, k);
+    let wf = dequantize(ty, &wbytes, rows * k).unwrap();
+    let w = Weight::upload(g, "w", ty, &wbytes, rows, k).unwrap();
+    let x = rng.vec(n_tokens * k, -1.0, 1.0);
+    let y0 = if residual {
+        rng.vec(n_tokens * rows, -1.0, 1.0)
+    } else {
+        vec![777.0; n_tokens * rows]
+    };
+    let (xb, yb) = (upload(&x), guarded(&y0));
+    let st = step_tokens(n_tokens as u32, 0);
+    let d = ops::gemm(g, &st, &w, &xb, &yb, residual, n_tokens).unwrap();
+    run(&[&d], n_tokens as u32);
+    let got = read_guarded(&yb, n_tokens * rows, &what);
+    let mut want = r::matmul(&x, n_tokens, &wf, rows, k);
+    if residual {
+        want = r::add(&want, &y0);
+    }
+    assert_close(&got, &want, 1e-7, &what);
+}
+
+#[test]
+fn gemm_all_types() {
+    let mut rng = Rng::new(2);
+    for ty in TYPES {
+        for (rows, k) in [(37, 64), (64, 96), (100, 576)] {
+            for n_tokens in [1, 5, 33, 70] {
+                for residual in [false, true] {
+                    gemm_case(&mut rng, ty, rows, k, n_tokens, residual);
+                }
+            }
+        }
+    }
+    print_worst("gemm");
+}
+
+#[test]
+fn embed_all_types() {
+    let g = gpu();
+    let mut rng = Rng::new(3);
+    let vocab = 50;
+    for ty in TYPES {
+        let dims: &[usize] = if ty.block_elems() == 1 {
+            &[40, 576]
+        } else {
+            &[96, 576]
+        };
+        for &dim in dims {
+            for (pos0, n_tokens, scale) in [(0usize, 4usize, 1.0f32), (9, 5, 0.75)] {
+                let what = format!("embed {ty:?} dim {dim} pos0 {pos0} n_tokens {n_tokens}");
+                let wbytes = rand_weight(&mut rng, ty, vocab, dim);
+                let table = dequantize(ty, &wbytes, vocab * dim).unwrap();
+                let w = Weight::upload(g, "embd", ty, &wbytes, vocab, dim).unwrap();
+                let ids: Vec<u32> = (0..pos0 + n_tokens + 3)
+                    .map(|_| rng.below(vocab) as u32)
+                    .collect();
+                let (tb, yb) = (upload_u32(&ids), guarded(&vec![777.0; n_tokens * dim]));
+                let st = step_tokens(n_tokens as u32, pos0 as u32);
+                let d = ops::embed(g, &st, &w, &tb, &yb, scale, n_tokens).unwrap();
+                run(&[&d], n_tokens as u32);
+                let got = read_guarded(&yb, n_tokens * dim, &what);
+                let want: Vec<f32> = ids[pos0..pos0 + n_tokens]
+                    .iter()
+                    .flat_map(|&id| {
+                        table[id as usize * dim..(id as usize + 1) * dim]
+                            .iter()
+                            .map(|v| v * scale)
+                    })
+                    .collect();
+                assert_close(&got, &want, 1e-12, &what);
+            }
+        }
+    }
+    // Out-of-range ids are clamped to the last row, never read past the table.
+    let wbytes = rand_weight(&mut rng, GgmlType::F32, vocab, 40);
+    let w = Weight::upload(g, "embd", GgmlType::F32, &wbytes, vocab, 40).unwrap();
+    let (tb, yb) = (upload_u32(&[vocab as u32 + 5]), guarded(&[0.0; 40]));
+    let d = ops::embed(g, &step_tokens(1, 0), &w, &tb, &yb, 1.0, 1).unwrap();
+    run(&[&d], 1);
+    let last = dequantize(GgmlType::F32, &wbytes, vocab * 40).unwrap()[(vocab - 1) * 40..].to_vec();
+    assert_eq!(
+        read_guarded(&yb, 40, "embed clamp"),
+        last,
+        "embed: id past the vocabulary"
+    );
+    print_worst("embed");
+}
+
+#[test]
+fn rmsnorm_dims() {
+    let g = gpu();
+    let mut rng = Rng::new(4);
+    for dim in [576, 100, 33] {
+        for n_tokens in [1, 7] {
+            let what = format!("rmsnorm dim {dim} n_tokens {n_tokens}");
+            let x = rng.vec(n_tokens * dim, -2.0, 2.0);
+            let w = rng.vec(dim, 0.5, 1.5);
+            let (xb, wb, yb) = (
+                upload(&x),
+                upload(&w),
+                guarded(&vec![777.0; n_tokens * dim]),
+            );
+            let st = step_tokens(n_tokens as u32, 0);
+            let d = ops::rmsnorm(g, &st, &xb, &yb, &wb, dim, EPS, n_tokens).unwrap();
+            run(&[&d], n_tokens as u32);
+            let got = read_guarded(&yb, n_tokens * dim, &what);
+            assert_close(&got, &r::rmsnorm(&x, &w, EPS), 1e-10, &what);
+        }
+    }
+    print_worst("rmsnorm");
+}
+
+#[test]
+fn silu_mul_sizes() {
+    let g = gpu();
+    let mut rng = Rng::new(5);
+    for n in [100, 1536, 33] {
+        for n_tokens in [1, 5] {
+            let what = format!("silu_mul n {n} n_tokens {n_tokens}");
+            let a = rng.vec(n_tokens * 2 * n, -6.0, 6.0);
+            let (ab, hb) = (upload(&a), guarded(&vec![777.0; n_tokens * n]));
+            let st = step_tokens(n_tokens as u32, 0);
+            let d = ops::silu_mul(g, &st, n, &ab, &hb, n_tokens).unwrap();
+            run(&[&d], n_tokens as u32);
+            let got = read_guarded(&hb, n_tokens * n, &what);
+            let want: Vec<f32> = a
+                .chunks_exact(2 * n)
+                .flat_map(|row| r::silu_mul(&row[..n], &row[n..]))
+                .collect();
+            assert_close(&got, &want, 1e-10, &what);
+        }
+    }
+    print_worst("silu_mul");
+}
+
+const THETA: f32 = 10_000.0;
+
+#[allow(clippy::too_many_arguments)]
+fn rope_case(
+    rng: &mut Rng,
+    nh: usize,
+    nkv: usize,
+    hd: usize,
+    rope_dim: usize,
+    neox: bool,
+    pos0: usize,
+    n_tokens: usize,
+) {
+    let g = gpu();
+    let what = format!(
+        "rope_kv {nh}/{nkv}x{hd} rope_dim {rope_dim} neox {neox} pos0 {pos0} n_tokens {n_tokens}"
+    );
+    let ctx = pos0 + n_tokens + 5;
+    let s = AttnShape {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: hd,
+        ctx,
+    };
+    let width = s.qkv_width();
+    let qkv = rng.vec(n_tokens * width, -1.0, 1.0);
+    let kc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+    let vc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+    let (qb, kb, vb) = (guarded(&qkv), guarded(&kc0), guarded(&vc0));
+    let st = step_tokens(n_tokens as u32, pos0 as u32);
+    let d = ops::rope_kv(
+        g,
+        &st,
+        s,
+        RopeOpts {
+            rope_dim,
+            theta: THETA,
+            neox,
+        },
+        &qb,
+        &kb,
+        &vb,
+        n_tokens,
+    )
+    .unwrap();
+    run(&[&d], n_tokens as u32);
+    let got_qkv = read_guarded(&qb, qkv.len(), &what);
+    let got_k = read_guarded(&kb, kc0.len(), &what);
+    let got_v = read_guarded(&vb, vc0.len(), &what);
+
+    let rope = if neox { r::rope_neox } else { r::rope_norm };
+    let (mut q_got, mut q_want, mut k_got, mut k_want) = (vec![], vec![], vec![], vec![]);
+    let (mut want_k, mut want_v) = (kc0.clone(), vc0.clone());
+    for t in 0..n_tokens {
+        let pos = pos0 + t;
+        let row = &qkv[t * width..(t + 1) * width];
+        let mut q = row[..nh * hd].to_vec();
+        rope(&mut q, nh, hd, rope_dim, pos, THETA);
+        q_want.extend(&q);
+        q_got.extend(&got_qkv[t * width..t * width + nh * hd]);
+        // k and v stay as they were in qkv: attention reads them from the cache.
+        assert_eq!(
+            &got_qkv[t * width + nh * hd..(t + 1) * width],
+            &row[nh * hd..],
+            "{what}: k/v in qkv changed"
+        );
+        let mut k = row[nh * hd..(nh + nkv) * hd].to_vec();
+        rope(&mut k, nkv, hd, rope_dim, pos, THETA);
+        for h in 0..nkv {
+            let at = (h * ctx + pos) * hd;
+            want_k[at..at + hd].copy_from_slice(&k[h * hd..(h + 1) * hd]);
+            k_want.extend(&k[h * hd..(h + 1) * hd]);
+            k_got.extend(&got_k[at..at + hd]);
+            want_v[at..at + hd].copy_from_slice(&row[(nh + nkv + h) * hd..(nh + nkv + h + 1) * hd]);
+        }
+    }
+    assert_close(&q_got, &q_want, 1e-8, &format!("{what}: q"));
+    assert_close(&k_got, &k_want, 1e-8, &format!("{what}: k"));
+    assert_eq!(
+        got_v, want_v,
+        "{what}: v cache (written rows copied, others untouched)"
+    );
+    // Outside the written rows the K cache must be bit-identical.
+    for h in 0..nkv {
+        for p in (0..ctx).filter(|p| !(pos0..pos0 + n_tokens).contains(p)) {
+            let at = (h * ctx + p) * hd;
+            assert_eq!(
+                &got_k[at..at + hd],
+                &kc0[at..at + hd],
+                "{what}: k cache row ({h}, {p}) touched"
+            );
+        }
+    }
+}
+
+#[test]
+fn rope_kv_norm_and_neox() {
+    let mut rng = Rng::new(6);
+    for (nh, nkv, hd, partial) in [(9, 3, 64, 24), (4, 2, 32, 16)] {
+        for rope_dim in [hd, partial] {
+            for neox in [false, true] {
+                for pos0 in [0, 1000] {
+                    rope_case(&mut rng, nh, nkv, hd, rope_dim, neox, pos0, 3);
+                }
+            }
+        }
+    }
+    print_worst("rope_kv");
+}
+
+/// Attention over caches holding `pos0 + n_tokens` random positions; unused
+/// positions (after the batch, and before the first window) hold NaN so
+/// that reading them poisons the output.
+fn attn_case(
+    rng: &mut Rng,
+    nh: usize,
+    nkv: usize,
+    hd: usize,
+    pos0: usize,
+    n_tokens: usize,
+    window: usize,
+) {
+    let g = gpu();
+    let what = format!("attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window}");
+    let ctx = pos0 + n_tokens + 4;
+    let s = AttnShape {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: hd,
+        ctx,
+    };
+    let width = s.qkv_width();
+    let first = if window > 0 {
+        (pos0 + 1).saturating_sub(window)
+    } else {
+        0
+    };
+    let (mut kc, mut vc) = (
+        vec![f32::NAN; s.cache_elems()],
+        vec![f32::NAN; s.cache_elems()],
+    );
+    for h in 0..nkv {
+        for p in first..pos0 + n_tokens {
+            for d in 0..hd {
+                kc[(h * ctx + p) * hd + d] = rng.range(-1.0, 1.0);
+                vc[(h * ctx + p) * hd + d] = rng.range(-1.0, 1.0);
+            }
+        }
+    }
+    // Larger queries give peakier, more interesting softmaxes.
+    let qkv = rng.vec(n_tokens * width, -3.0, 3.0);
+    let (qb, kb, vb) = (upload(&qkv), upload(&kc), upload(&vc));
+    let ob = guarded(&vec![777.0; n_tokens * nh * hd]);
+    let st = step_tokens(n_tokens as u32, pos0 as u32);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let d = ops::attention(g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens).unwrap();
+    run(&[&d], n_tokens as u32);
+    let got = read_guarded(&ob, n_tokens * nh * hd, &what);
+
+    let q_of = |t: usize| &qkv[t * width..t * width + nh * hd];
+    let want = if window == 0 {
+        let q: Vec<f32> = (0..n_tokens).flat_map(|t| q_of(t).to_vec()).collect();
+        let dims = AttnDims {
+            n_heads: nh,
+            n_kv_heads: nkv,
+            head_dim: hd,
+            ctx,
+        };
+        r::attention(&q, &kc, &vc, &dims, n_tokens, pos0).unwrap()
+    } else {
+        // The reference has no window: give it, per token, a cache sliced
+        // to the window's positions.
+        let mut out = Vec::new();
+        for t in 0..n_tokens {
+            let pos = pos0 + t;
+            let lo = (pos + 1).saturating_sub(window);
+            let len = pos + 1 - lo;
+            let slice = |c: &[f32]| -> Vec<f32> {
+                (0..nkv)
+                    .flat_map(|h| c[(h * ctx + lo) * hd..(h * ctx + pos + 1) * hd].to_vec())
+                    .collect()
+            };
+            let dims = AttnDims {
+                n_heads: nh,
+                n_kv_heads: nkv,
+                head_dim: hd,
+                ctx: len,
+            };
+            out.extend(r::attention(q_of(t), &slice(&kc), &slice(&vc), &dims, 1, len - 1).unwrap());
+        }
+        out
+    };
+    assert_close(&got, &want, 1e-8, &what);
+}
+
+#[test]
+fn attention_decode_prefill_windows() {
+    let mut rng = Rng::new(7);
+    for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32)] {
+        for pos0 in [0, 5, 300, 600] {
+            for n_tokens in [1, 7] {
+                for window in [0, 100] {
+                    attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window);
+                }
+            }
+        }
+    }
+    // The largest supported head (Gemma): 4 output dims per thread.
+    for pos0 in [0, 300] {
+        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0);
+    }
+    print_worst("attention");
+}
+
+#[test]
+fn builders_reject_bad_shapes() {
+    let g = gpu();
+    let mut rng = Rng::new(8);
+    let st = step_tokens(1, 0);
+    let wbytes = rand_weight(&mut rng, GgmlType::Q8_0, 37, 64);
+    let w = Weight::upload(g, "w", GgmlType::Q8_0, &wbytes, 37, 64).unwrap();
+    let x = upload(&[0.0; 64]);
+    let small = upload(&[0.0; 36]);
+    let is_shape = |r: edge_llm::Result<ops::Dispatch>| matches!(r, Err(Error::Shape { .. }));
+    assert!(
+        is_shape(ops::matvec(g, &st, &w, &x, &small, MatvecOpts::default())),
+        "matvec: small y"
+    );
+    assert!(
+        is_shape(ops::matvec(g, &st, &w, &small, &x, MatvecOpts::default())),
+        "matvec: small x"
+    );
+    let odd = MatvecOpts {
+        swiglu: true,
+        ..Default::default()
+    };
+    assert!(
+        is_shape(ops::matvec(g, &st, &w, &x, &x, odd)),
+        "matvec: swiglu over odd rows"
+    );
+    assert!(
+        is_shape(ops::gemm(g, &st, &w, &x, &x, false, 2)),
+        "gemm: small y for 2 tokens"
+    );
+    let w40 = Weight::upload(g, "w40", GgmlType::F32, &vec![0u8; 4 * 3 * 40], 3, 40).unwrap();
+    assert!(
+        is_shape(ops::gemm(g, &st, &w40, &x, &x, false, 1)),
+        "gemm: k not a multiple of 32"
+    );
+    let q40 = Weight::upload(g, "w", GgmlType::Q8_0, &wbytes[..34 * 2], 1, 40);
+    assert!(
+        matches!(q40, Err(Error::Shape { .. })),
+        "upload: Q8_0 with 40 columns"
+    );
+    assert!(
+        is_shape(ops::rmsnorm(g, &st, &x, &small, &x, 64, EPS, 1)),
+        "rmsnorm: small y"
+    );
+    let s = AttnShape {
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 8,
+        ctx: 16,
+    };
+    let qkv = upload(&vec![0.0; s.qkv_width()]);
+    let rope = RopeOpts {
+        rope_dim: 8,
+        theta: THETA,
+        neox: false,
+    };
+    assert!(
+        is_shape(ops::rope_kv(g, &st, s, rope, &qkv, &small, &small, 1)),
+        "rope_kv: small cache"
+    );
+    let bad = RopeOpts {
+        rope_dim: 10,
+        ..rope
+    };
+    let cache = upload(&vec![0.0; s.cache_elems()]);
+    assert!(
+        is_shape(ops::rope_kv(g, &st, s, bad, &qkv, &cache, &cache, 1)),
+        "rope_kv: rope_dim > head_dim"
+    );
+    let s3 = AttnShape { n_kv_heads: 3, ..s };
+    assert!(
+        is_shape(ops::attention(
+            g, &st, s3, 1.0, 0, &qkv, &cache, &cache, &qkv, 1
+        )),
+        "attention: 4 heads over 3"
+    );
+    assert!(
+        is_shape(ops::silu_mul(g, &st, 40, &small, &small, 1)),
+        "silu_mul: small input"
+    );
+    assert!(
+        is_shape(ops::sample(g, &st, 100, &small, &small)),
+        "sample: small logits"
+    );
+}
+
+#[path = "kernel_util/sample_tests.rs"]
+mod sample_tests;

@@ -1,0 +1,298 @@
+//! The sampler kernel: greedy, repetition penalty, filters, seeding, the
+//! drawn distribution, and agreement with a CPU mirror of the shader.
+
+use edge_llm::gpu::StepParams;
+use edge_llm::ops::{self, Dispatch};
+use edge_llm::reference::ops as r;
+
+use crate::kernel_util::{gpu, read_u32, run, sampler, step, upload, upload_u32, Rng};
+
+const NO_TOKEN: u32 = 0xDEAD_BEEF;
+
+/// Logits and a token history on the GPU, with a reusable sample dispatch.
+struct Sampler {
+    history: Vec<u32>,
+    logits: wgpu::Buffer,
+    tokens: wgpu::Buffer,
+    step: wgpu::Buffer,
+    d: Dispatch,
+}
+
+impl Sampler {
+    fn new(logits: &[f32], history: &[u32]) -> Self {
+        assert!(!history.is_empty());
+        let mut ids = history.to_vec();
+        ids.extend([NO_TOKEN; 4]);
+        let (lb, tb) = (upload(logits), upload_u32(&ids));
+        let st = step(StepParams::default());
+        let d = ops::sample(gpu(), &st, logits.len(), &lb, &tb).unwrap();
+        Sampler {
+            history: history.to_vec(),
+            logits: lb,
+            tokens: tb,
+            step: st,
+            d,
+        }
+    }
+
+    /// Samples the token after the history under `p` (its n_tokens and
+    /// pos0 are set here) and checks that nothing else in the token buffer
+    /// changed.
+    fn draw(&self, mut p: StepParams) -> u32 {
+        let end = self.history.len();
+        p.n_tokens = 1;
+        p.pos0 = end as u32 - 1;
+        gpu()
+            .queue
+            .write_buffer(&self.step, 0, bytemuck::bytes_of(&p));
+        run(&[&self.d], 1);
+        let t = read_u32(&self.tokens);
+        assert_eq!(&t[..end], &self.history[..], "sample: history changed");
+        assert!(
+            t[end + 1..].iter().all(|&v| v == NO_TOKEN),
+            "sample: stray write after tokens[end]"
+        );
+        t[end]
+    }
+}
+
+/// Sampler settings with the penalty off.
+fn params(
+    temperature: f32,
+    top_k: u32,
+    top_p: f32,
+    min_p: f32,
+    seed: u32,
+    counter: u32,
+) -> StepParams {
+    StepParams {
+        temperature,
+        top_k,
+        top_p,
+        min_p,
+        seed,
+        counter,
+        rep_penalty: 1.0,
+        ..Default::default()
+    }
+}
+
+fn greedy() -> StepParams {
+    params(0.0, 0, 1.0, 0.0, 0, 0)
+}
+
+#[test]
+fn sample_greedy_is_argmax_with_lowest_index_ties() {
+    let mut rng = Rng::new(20);
+    for vocab in [70, 1000, 49152] {
+        for _ in 0..3 {
+            let logits = rng.vec(vocab, -5.0, 5.0);
+            let want = r::argmax(&logits).unwrap() as u32;
+            assert_eq!(
+                Sampler::new(&logits, &[1]).draw(greedy()),
+                want,
+                "greedy vocab {vocab}"
+            );
+        }
+    }
+    let mut logits = rng.vec(1000, -1.0, 1.0);
+    // Ties in different threads (700, 300, 45 are strided to different lanes).
+    for i in [700, 300, 45] {
+        logits[i] = 5.0;
+    }
+    assert_eq!(
+        Sampler::new(&logits, &[1]).draw(greedy()),
+        45,
+        "tie across threads"
+    );
+    // Ties within one thread's strided set (300 and 556 = 300 + 256).
+    for i in [556, 300] {
+        logits[i] = 6.0;
+    }
+    assert_eq!(
+        Sampler::new(&logits, &[1]).draw(greedy()),
+        300,
+        "tie within a thread"
+    );
+    assert_eq!(
+        Sampler::new(&[0.0; 777], &[1]).draw(greedy()),
+        0,
+        "all equal"
+    );
+}
+
+#[test]
+fn sample_repetition_penalty() {
+    let mut rng = Rng::new(21);
+    let mut logits = rng.vec(100, -1.0, 1.0);
+    logits[10] = 2.0;
+    logits[20] = 1.8;
+    logits[30] = -0.5;
+    // 12 tokens of history, window = the last 6: 10 twice (penalized once),
+    // 30 once; 20 only before the window (not penalized).
+    let history: Vec<u32> = vec![50, 51, 20, 53, 54, 55, 10, 30, 58, 10, 60, 61];
+    let (penalty, last_n) = (1.3f32, 6u32);
+    let s = Sampler::new(&logits, &history);
+    assert_eq!(s.draw(greedy()), 10, "no penalty");
+    let p = StepParams {
+        rep_penalty: penalty,
+        rep_last_n: last_n,
+        ..greedy()
+    };
+    assert_eq!(s.draw(p), 20, "penalty moves the winner");
+    let mut want = logits.clone();
+    let mut seen = std::collections::HashSet::new();
+    for &id in &history[history.len() - last_n as usize..] {
+        if seen.insert(id) {
+            let v = &mut want[id as usize];
+            *v = if *v > 0.0 { *v / penalty } else { *v * penalty };
+        }
+    }
+    let got = crate::kernel_util::read_all(&s.logits);
+    crate::kernel_util::assert_close(&got, &want, 1e-12, "penalized logits");
+}
+
+#[test]
+fn sample_filters_that_keep_one_token_are_argmax() {
+    let mut rng = Rng::new(22);
+    for seed in 0..10 {
+        let logits = rng.vec(1000, -4.0, 4.0);
+        let want = r::argmax(&logits).unwrap() as u32;
+        let s = Sampler::new(&logits, &[3]);
+        assert_eq!(
+            s.draw(params(0.8, 1, 1.0, 0.0, seed, seed)),
+            want,
+            "top_k 1"
+        );
+        assert_eq!(
+            s.draw(params(0.8, 0, 1e-6, 0.0, seed, seed)),
+            want,
+            "top_p 1e-6"
+        );
+        assert_eq!(
+            s.draw(params(0.8, 0, 1.0, 1.0, seed, seed)),
+            want,
+            "min_p 1"
+        );
+    }
+}
+
+#[test]
+fn sample_seeding() {
+    let mut rng = Rng::new(23);
+    let logits = rng.vec(1000, -0.5, 0.5);
+    let s = Sampler::new(&logits, &[3]);
+    let mut distinct = std::collections::HashSet::new();
+    for seed in 0..30 {
+        let p = params(1.0, 0, 1.0, 0.0, seed * 7919, 5);
+        let a = s.draw(p);
+        assert_eq!(a, s.draw(p), "same seed and counter, same token");
+        distinct.insert(a);
+    }
+    assert!(
+        distinct.len() >= 20,
+        "30 seeds gave only {} distinct tokens",
+        distinct.len()
+    );
+}
+
+#[test]
+fn sample_distribution_matches_softmax() {
+    let logits = [0.0f32, 1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0];
+    let probs = r::softmax(&logits);
+    let s = Sampler::new(&logits, &[3]);
+    let n = 400;
+    let mut counts = [0usize; 8];
+    for counter in 0..n {
+        counts[s.draw(params(1.0, 0, 1.0, 0.0, 42, counter)) as usize] += 1;
+    }
+    let chi2: f64 = counts
+        .iter()
+        .zip(&probs)
+        .map(|(&c, &p)| {
+            let e = f64::from(p) * f64::from(n);
+            (c as f64 - e).powi(2) / e
+        })
+        .sum();
+    // 7 degrees of freedom: P(chi2 > 30) is about 1e-4.
+    assert!(
+        chi2 < 30.0,
+        "counts {counts:?} vs probs {probs:?}: chi2 {chi2}"
+    );
+}
+
+#[test]
+fn sample_top_k_and_top_p_sets() {
+    let mut rng = Rng::new(24);
+    let logits = rng.vec(1000, -4.0, 4.0);
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let s = Sampler::new(&logits, &[3]);
+
+    let top3 = &order[..3];
+    let mut picked = std::collections::HashSet::new();
+    for counter in 0..100 {
+        let t = s.draw(params(1.5, 3, 1.0, 0.0, 7, counter)) as usize;
+        assert!(top3.contains(&t), "top_k 3 picked {t}, outside {top3:?}");
+        picked.insert(t);
+    }
+    assert!(picked.len() >= 2, "top_k 3 always picked {picked:?}");
+
+    let probs = r::softmax(&logits);
+    let mut mass = 0.0;
+    let mut nucleus = Vec::new();
+    for &i in &order {
+        nucleus.push(i);
+        mass += probs[i];
+        if mass >= 0.5 {
+            break;
+        }
+    }
+    picked.clear();
+    for counter in 0..100 {
+        let t = s.draw(params(1.0, 0, 0.5, 0.0, 9, counter)) as usize;
+        assert!(
+            nucleus.contains(&t),
+            "top_p 0.5 picked {t}, outside {nucleus:?}"
+        );
+        picked.insert(t);
+    }
+    assert!(
+        picked.len() >= 2,
+        "top_p 0.5 (set of {}) always picked {picked:?}",
+        nucleus.len()
+    );
+}
+
+#[test]
+fn sample_matches_cpu_mirror() {
+    let mut rng = Rng::new(25);
+    let cases = 200;
+    let mut mismatches = Vec::new();
+    for c in 0..cases {
+        let logits: Vec<f32> = (0..1000)
+            .map(|_| rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0))
+            .collect();
+        let p = params(
+            [0.7, 1.0, 1.3][c % 3],
+            [0, 40, 5][c % 4 % 3],
+            [1.0, 0.9, 0.5, 0.95][c % 4],
+            [0.0, 0.05][c % 2],
+            rng.u32(),
+            c as u32,
+        );
+        let got = Sampler::new(&logits, &[3]).draw(p);
+        let want = sampler::sample(&logits, &p);
+        if got != want {
+            mismatches.push((c, got, want));
+        }
+    }
+    eprintln!(
+        "sampler vs CPU mirror: {} / {cases} differ: {mismatches:?}",
+        mismatches.len()
+    );
+    assert!(
+        mismatches.len() * 50 <= cases,
+        "too many differences: {mismatches:?}"
+    );
+}
