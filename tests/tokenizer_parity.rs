@@ -143,7 +143,7 @@ fn smollm2_matches_llama_cpp() {
 #[test]
 fn other_pre_tokenizers_match_llama_cpp() {
     let (_, mut g) = load_tokenizer();
-    for pre in ["llama-bpe", "gpt-2", "default"] {
+    for pre in ["llama-bpe", "qwen2", "gpt-2", "default"] {
         for (k, v) in g.metadata.iter_mut() {
             if k == "tokenizer.ggml.pre" {
                 *v = Value::String(pre.into());

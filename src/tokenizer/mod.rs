@@ -130,7 +130,7 @@ pub struct Tokenizer {
     model: Model,
     vocab: Vocab,
     /// Bytes of every token (see `decode::pieces`).
-    pieces: Vec<Box<[u8]>>,
+    pieces: decode::Pieces,
     /// Ids split out of raw text before tokenizing (control, user-defined,
     /// unknown), longest text first.
     specials: Vec<u32>,
@@ -449,10 +449,7 @@ impl Tokenizer {
 
     /// The bytes token `id` stands for (may be part of a UTF-8 sequence).
     pub fn token_bytes(&self, id: u32) -> Result<&[u8]> {
-        self.pieces
-            .get(id as usize)
-            .map(|p| &p[..])
-            .ok_or_else(|| self.out_of_range(id))
+        self.pieces.get(id).ok_or_else(|| self.out_of_range(id))
     }
 
     /// The raw vocabulary text of token `id` (`"Ġthe"`, `"<|im_end|>"`).
