@@ -137,6 +137,7 @@ pub struct Tokenizer {
     bos: Option<u32>,
     eos: Option<u32>,
     eot: Option<u32>,
+    unk: Option<u32>,
     eog: BTreeSet<u32>,
     add_bos: bool,
     add_eos: bool,
@@ -234,7 +235,6 @@ impl Tokenizer {
         bos = pick(d.bos, bos);
         eos = pick(d.eos, eos);
         unk = pick(d.unk, unk);
-        let _ = unk;
         if let Some(v) = d.add_space_prefix {
             add_space_prefix = v;
         }
@@ -321,6 +321,7 @@ impl Tokenizer {
             bos,
             eos,
             eot,
+            unk,
             eog,
             add_bos,
             add_eos,
@@ -488,6 +489,11 @@ impl Tokenizer {
     /// End-of-turn token (given, or found by name as llama.cpp does).
     pub fn eot(&self) -> Option<u32> {
         self.eot
+    }
+
+    /// The unknown token (SentencePiece vocabularies).
+    pub fn unk(&self) -> Option<u32> {
+        self.unk
     }
 
     /// Whether `encode(.., add_special = true, ..)` prepends BOS.
