@@ -5,32 +5,47 @@ use super::vocab::{attr, Vocab};
 use super::Tokenizer;
 use crate::Result;
 
+/// The bytes of every token, in one buffer: token `i` is
+/// `bytes[starts[i]..starts[i + 1]]` (one allocation rather than one per
+/// token; Gemma's vocabulary has 262k tokens).
+pub struct Pieces {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Pieces {
+    pub fn get(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        let (&a, &b) = (self.starts.get(i)?, self.starts.get(i + 1)?);
+        self.bytes.get(a..b)
+    }
+}
+
 /// The bytes every token stands for, as llama.cpp's `token_to_piece` with
 /// `special = true`: control, unknown and user-defined tokens are their
 /// text; normal tokens are decoded (byte alphabet for BPE, U+2581 -> space
 /// for SentencePiece); byte tokens `<0xNN>` are that byte; unused or
 /// undefined tokens are empty.
-pub fn pieces(vocab: &Vocab, bytes: Option<&ByteMap>) -> Vec<Box<[u8]>> {
-    (0..vocab.len())
-        .map(|i| {
-            let text = &vocab.texts[i];
-            let a = vocab.attrs[i];
-            let mut out = Vec::new();
-            if a & (attr::CONTROL | attr::UNKNOWN | attr::USER_DEFINED) != 0 {
-                out.extend_from_slice(text.as_bytes());
-            } else if a & attr::NORMAL != 0 {
-                match bytes {
-                    Some(map) => map.decode(text, &mut out),
-                    None => out.extend_from_slice(text.replace('\u{2581}', " ").as_bytes()),
-                }
-            } else if a & attr::BYTE != 0 {
-                if let Some(b) = text.get(3..5).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(b);
-                }
+pub fn pieces(vocab: &Vocab, bytes: Option<&ByteMap>) -> Pieces {
+    let mut out = Vec::new();
+    let mut starts = Vec::with_capacity(vocab.len() + 1);
+    for (text, &a) in vocab.texts.iter().zip(&vocab.attrs) {
+        starts.push(out.len());
+        if a & (attr::CONTROL | attr::UNKNOWN | attr::USER_DEFINED) != 0 {
+            out.extend_from_slice(text.as_bytes());
+        } else if a & attr::NORMAL != 0 {
+            match bytes {
+                Some(map) => map.decode(text, &mut out),
+                None => out.extend_from_slice(text.replace('\u{2581}', " ").as_bytes()),
             }
-            out.into_boxed_slice()
-        })
-        .collect()
+        } else if a & attr::BYTE != 0 {
+            if let Some(b) = text.get(3..5).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+            }
+        }
+    }
+    starts.push(out.len());
+    Pieces { bytes: out, starts }
 }
 
 /// Incremental detokenizer for streaming: each pushed token returns the

@@ -130,13 +130,14 @@ pub struct Tokenizer {
     model: Model,
     vocab: Vocab,
     /// Bytes of every token (see `decode::pieces`).
-    pieces: Vec<Box<[u8]>>,
+    pieces: decode::Pieces,
     /// Ids split out of raw text before tokenizing (control, user-defined,
     /// unknown), longest text first.
     specials: Vec<u32>,
     bos: Option<u32>,
     eos: Option<u32>,
     eot: Option<u32>,
+    unk: Option<u32>,
     eog: BTreeSet<u32>,
     add_bos: bool,
     add_eos: bool,
@@ -234,7 +235,6 @@ impl Tokenizer {
         bos = pick(d.bos, bos);
         eos = pick(d.eos, eos);
         unk = pick(d.unk, unk);
-        let _ = unk;
         if let Some(v) = d.add_space_prefix {
             add_space_prefix = v;
         }
@@ -321,6 +321,7 @@ impl Tokenizer {
             bos,
             eos,
             eot,
+            unk,
             eog,
             add_bos,
             add_eos,
@@ -449,10 +450,7 @@ impl Tokenizer {
 
     /// The bytes token `id` stands for (may be part of a UTF-8 sequence).
     pub fn token_bytes(&self, id: u32) -> Result<&[u8]> {
-        self.pieces
-            .get(id as usize)
-            .map(|p| &p[..])
-            .ok_or_else(|| self.out_of_range(id))
+        self.pieces.get(id).ok_or_else(|| self.out_of_range(id))
     }
 
     /// The raw vocabulary text of token `id` (`"Ġthe"`, `"<|im_end|>"`).
@@ -491,6 +489,11 @@ impl Tokenizer {
     /// End-of-turn token (given, or found by name as llama.cpp does).
     pub fn eot(&self) -> Option<u32> {
         self.eot
+    }
+
+    /// The unknown token (SentencePiece vocabularies).
+    pub fn unk(&self) -> Option<u32> {
+        self.unk
     }
 
     /// Whether `encode(.., add_special = true, ..)` prepends BOS.

@@ -25,6 +25,8 @@ pub enum PreTokenizer {
     Smollm,
     /// Llama 3: case-insensitive contractions, `\p{N}{1,3}`, newline runs.
     Llama3,
+    /// Qwen 2: Llama 3's regex with `\p{N}` (one digit per word).
+    Qwen2,
     /// llama.cpp's fallback when a BPE GGUF names no pre-tokenizer:
     /// `[\p{P}$+<=>^~|]+`, then GPT-2, then `\p{N}+`, then `[0-9][0-9][0-9]`.
     Default,
@@ -38,6 +40,8 @@ impl PreTokenizer {
             "" | "default" => Self::Default,
             "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral"
             | "midm-2.0" | "lfm2" | "jina-v5-nano" | "dbrx" | "smaug-bpe" => Self::Llama3,
+            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "stablelm2" | "hunyuan"
+            | "solar-open" | "megrez" => Self::Qwen2,
             "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
             | "minerva-7b" | "mellum2" => Self::Smollm,
             "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
@@ -55,7 +59,8 @@ impl PreTokenizer {
         let passes: &[Pass] = match self {
             Self::Gpt2 => &[Pass::Gpt2],
             Self::Smollm => &[Pass::EachNumber, Pass::Gpt2],
-            Self::Llama3 => &[Pass::Llama3],
+            Self::Llama3 => &[Pass::Llama3 { max_digits: 3 }],
+            Self::Qwen2 => &[Pass::Llama3 { max_digits: 1 }],
             Self::Default => &[
                 Pass::PunctRuns,
                 Pass::Gpt2,
@@ -87,7 +92,13 @@ impl PreTokenizer {
 #[derive(Clone, Copy, Debug)]
 enum Pass {
     Gpt2,
-    Llama3,
+    /// Llama 3's regex with `\p{N}{1,max_digits}`. llama.cpp runs the Qwen 2
+    /// variant through `std::regex` rather than its Llama 3 matcher; both
+    /// implement the same regex (checked against llama.cpp in
+    /// tests/tokenizer_parity.rs).
+    Llama3 {
+        max_digits: usize,
+    },
     /// `\p{N}`: each number char is its own piece.
     EachNumber,
     /// `\p{N}+`.
@@ -106,7 +117,7 @@ fn run_pass(pass: Pass, chars: &[char], pieces: &[usize]) -> Vec<usize> {
         start += len;
         match pass {
             Pass::Gpt2 => split_gpt2(piece, &mut out),
-            Pass::Llama3 => split_llama3(piece, &mut out),
+            Pass::Llama3 { max_digits } => split_llama3(piece, max_digits, &mut out),
             Pass::EachNumber => split_class(piece, is_number, false, &mut out),
             Pass::NumberRuns => split_class(piece, is_number, true, &mut out),
             Pass::PunctRuns => split_class(piece, is_punct_or_listed_symbol, true, &mut out),
@@ -270,7 +281,7 @@ fn split_gpt2(c: &[char], out: &mut Vec<usize>) {
 /// Llama 3's regex, as llama.cpp's `unicode_regex_split_custom_llama3`:
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 ///  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-fn split_llama3(c: &[char], out: &mut Vec<usize>) {
+fn split_llama3(c: &[char], max_digits: usize, out: &mut Vec<usize>) {
     let v = View { c };
     let n = c.len();
     let mut k = Cutter { out, prev: 0 };
@@ -313,7 +324,7 @@ fn split_llama3(c: &[char], out: &mut Vec<usize>) {
             let mut ini = pos;
             while v.number(pos) {
                 pos += 1;
-                if pos - ini >= 3 {
+                if pos - ini >= max_digits {
                     k.cut(pos);
                     ini = pos;
                 }
@@ -458,6 +469,7 @@ mod tests {
             PreTokenizer::Gpt2,
             PreTokenizer::Smollm,
             PreTokenizer::Llama3,
+            PreTokenizer::Qwen2,
             PreTokenizer::Default,
         ] {
             assert_eq!(p.split(s).concat(), s);

@@ -194,11 +194,11 @@ fn unknown_model_or_pre_is_unsupported() {
     );
     let mut d = spm(&[]);
     d.model = "gpt2".into();
-    d.pre = Some("qwen2".into());
+    d.pre = Some("deepseek-coder".into());
     d.merges = vec!["a b".into()];
     let e = Tokenizer::from_data(&d).err().unwrap();
     assert!(
-        matches!(&e, Error::Unsupported(m) if m.contains("qwen2")),
+        matches!(&e, Error::Unsupported(m) if m.contains("deepseek-coder")),
         "{e}"
     );
 }
