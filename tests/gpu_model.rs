@@ -15,7 +15,11 @@ mod common;
 const PROMPT: [u32; 5] = [504, 3575, 282, 4649, 314];
 
 fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum();
     let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     num / den.max(1e-30)
 }
@@ -59,7 +63,11 @@ fn prefill_intermediates_match_reference() {
 fn greedy_decode_matches_llama_cpp_prefix() {
     let file = std::fs::read(common::model_path()).unwrap();
     let mut s = session(&file, 256);
-    let (ids, stats) = pollster::block_on(s.generate(&PROMPT, &SamplerParams::default(), 8, |_| Ok(edge_llm::engine::Flow::Continue))).unwrap();
+    let (ids, stats) =
+        pollster::block_on(s.generate(&PROMPT, &SamplerParams::default(), 8, |_| {
+            Ok(edge_llm::engine::Flow::Continue)
+        }))
+        .unwrap();
     // llama.cpp CPU: [7042, 30, 198, 198, 504, 1797, ...]; the 6th token is a near-tie.
     assert_eq!(&ids[..5], &[7042, 30, 198, 198, 504], "{stats:?}");
 }

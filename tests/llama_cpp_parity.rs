@@ -14,8 +14,14 @@ mod common;
 
 fn engine() -> Engine {
     let file = std::fs::read(common::model_path()).unwrap();
-    pollster::block_on(Engine::load(&file, &LoadOptions { ctx: 1024, max_batch: 64 }))
-        .expect("engine on a GPU adapter (lavapipe in CI)")
+    pollster::block_on(Engine::load(
+        &file,
+        &LoadOptions {
+            ctx: 1024,
+            max_batch: 64,
+        },
+    ))
+    .expect("engine on a GPU adapter (lavapipe in CI)")
 }
 
 /// Teacher-forced scoring of two 512-token texts against llama.cpp CPU:
@@ -30,7 +36,10 @@ fn score_matches_llama_cpp() {
         let mut ids = e.tokenize(&text).unwrap();
         ids.truncate(512);
         let want_ids = common::token_ids(&want["tokens"]);
-        assert_eq!(ids, want_ids, "text {name}: tokenization differs from llama.cpp");
+        assert_eq!(
+            ids, want_ids,
+            "text {name}: tokenization differs from llama.cpp"
+        );
         let s = pollster::block_on(e.score(&ids)).unwrap();
         let want_lp = common::floats(&want["logprobs"]);
         let want_am = common::token_ids(&want["argmax"]);
@@ -38,10 +47,25 @@ fn score_matches_llama_cpp() {
         let n = want_lp.len() as f64;
         let ppl = (-s.logprobs.iter().sum::<f64>() / n).exp();
         let want_ppl = want["ppl"].as_f64().unwrap();
-        let agree = s.argmax.iter().zip(&want_am).filter(|(a, b)| a == b).count() as f64 / n;
-        let mad = s.logprobs.iter().zip(&want_lp).map(|(a, b)| (a - b).abs()).sum::<f64>() / n;
+        let agree = s
+            .argmax
+            .iter()
+            .zip(&want_am)
+            .filter(|(a, b)| a == b)
+            .count() as f64
+            / n;
+        let mad = s
+            .logprobs
+            .iter()
+            .zip(&want_lp)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f64>()
+            / n;
         eprintln!("text {name}: ppl {ppl:.3} vs llama.cpp {want_ppl:.3}; argmax agreement {:.1}%; mean |Δlp| {mad:.4}", agree * 100.0);
-        assert!((ppl / want_ppl - 1.0).abs() <= 0.02, "text {name}: ppl {ppl} vs {want_ppl}");
+        assert!(
+            (ppl / want_ppl - 1.0).abs() <= 0.02,
+            "text {name}: ppl {ppl} vs {want_ppl}"
+        );
         assert!(agree >= 0.90, "text {name}: argmax agreement {agree}");
         assert!(mad <= 0.12, "text {name}: mean |Δ log-prob| {mad}");
     }
@@ -57,14 +81,27 @@ fn greedy_chat_matches_llama_cpp() {
     let prompts = common::load_json("chat_prompts.json");
     let cpu = common::load_json("reference/generate_smollm2_cpu.json");
     let vk = common::load_json("reference/generate_smollm2_vulkan.json");
-    let opts = GenerateOptions { max_tokens: 32, ..Default::default() };
+    let opts = GenerateOptions {
+        max_tokens: 32,
+        ..Default::default()
+    };
     let mut identical = 0;
     let list = prompts["prompts"].as_array().unwrap();
     for (i, p) in list.iter().enumerate() {
-        let rendered = e.render_chat(&[ChatMessage::new("user", p["user"].as_str().unwrap())]).unwrap();
-        assert_eq!(rendered, p["rendered"].as_str().unwrap(), "chat template rendering");
+        let rendered = e
+            .render_chat(&[ChatMessage::new("user", p["user"].as_str().unwrap())])
+            .unwrap();
+        assert_eq!(
+            rendered,
+            p["rendered"].as_str().unwrap(),
+            "chat template rendering"
+        );
         let ids = e.tokenize(&rendered).unwrap();
-        assert_eq!(ids, common::token_ids(&cpu["results"][i]["prompt_tokens"]), "prompt {i} tokens");
+        assert_eq!(
+            ids,
+            common::token_ids(&cpu["results"][i]["prompt_tokens"]),
+            "prompt {i} tokens"
+        );
         let g = pollster::block_on(e.generate(&ids, &opts, |_| Flow::Continue)).unwrap();
         let mut explained = Vec::new();
         let mut same = false;
@@ -77,19 +114,36 @@ fn greedy_chat_matches_llama_cpp() {
                 Some(k) => {
                     let top2 = &r["top2"][k];
                     let lp = |j: usize| top2[j][1].as_f64().unwrap();
-                    let ids2 = [top2[0][0].as_u64().unwrap() as u32, top2[1][0].as_u64().unwrap() as u32];
+                    let ids2 = [
+                        top2[0][0].as_u64().unwrap() as u32,
+                        top2[1][0].as_u64().unwrap() as u32,
+                    ];
                     let gap = lp(0) - lp(1);
                     let ours = g.tokens.get(k).copied();
-                    explained.push((label, k, gap, ours.is_some_and(|t| ids2.contains(&t)) && gap <= 0.5));
+                    explained.push((
+                        label,
+                        k,
+                        gap,
+                        ours.is_some_and(|t| ids2.contains(&t)) && gap <= 0.5,
+                    ));
                 }
             }
         }
-        eprintln!("prompt {i}: {:?} identical={same} divergences={explained:?}", g.text);
+        eprintln!(
+            "prompt {i}: {:?} identical={same} divergences={explained:?}",
+            g.text
+        );
         if same {
             identical += 1;
         } else {
-            assert!(explained.iter().any(|d| d.3), "prompt {i}: divergence not at a near-tie: {explained:?}");
+            assert!(
+                explained.iter().any(|d| d.3),
+                "prompt {i}: divergence not at a near-tie: {explained:?}"
+            );
         }
     }
-    assert!(identical >= 5, "only {identical}/6 prompts identical to llama.cpp");
+    assert!(
+        identical >= 5,
+        "only {identical}/6 prompts identical to llama.cpp"
+    );
 }

@@ -31,15 +31,24 @@ const SWITCHES: &[&str] = &["chat", "json"];
 
 impl Args {
     fn parse(raw: &[String]) -> Result<Args> {
-        let mut a = Args { values: HashMap::new(), switches: Vec::new(), positional: Vec::new() };
+        let mut a = Args {
+            values: HashMap::new(),
+            switches: Vec::new(),
+            positional: Vec::new(),
+        };
         let mut it = raw.iter();
         while let Some(arg) = it.next() {
             if let Some(name) = arg.strip_prefix("--") {
                 if SWITCHES.contains(&name) {
                     a.switches.push(name.to_string());
                 } else {
-                    let v = it.next().ok_or_else(|| Error::option(name, "needs a value"))?;
-                    a.values.entry(name.to_string()).or_default().push(v.clone());
+                    let v = it
+                        .next()
+                        .ok_or_else(|| Error::option(name, "needs a value"))?;
+                    a.values
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(v.clone());
                 }
             } else {
                 a.positional.push(arg.clone());
@@ -49,17 +58,23 @@ impl Args {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|v| v.last()).map(String::as_str)
+        self.values
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     fn req(&self, name: &str) -> Result<&str> {
-        self.get(name).ok_or_else(|| Error::option(name, "is required"))
+        self.get(name)
+            .ok_or_else(|| Error::option(name, "is required"))
     }
 
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
         match self.get(name) {
             None => Ok(default),
-            Some(s) => s.parse().map_err(|_| Error::option(name, format!("`{s}` is not a valid number"))),
+            Some(s) => s
+                .parse()
+                .map_err(|_| Error::option(name, format!("`{s}` is not a valid number"))),
         }
     }
 
@@ -86,7 +101,13 @@ fn read_model(a: &Args) -> Result<Vec<u8>> {
 fn load_engine(a: &Args) -> Result<Engine> {
     let file = read_model(a)?;
     let ctx = a.num("ctx", 2048usize)?;
-    pollster::block_on(Engine::load(&file, &LoadOptions { ctx, ..Default::default() }))
+    pollster::block_on(Engine::load(
+        &file,
+        &LoadOptions {
+            ctx,
+            ..Default::default()
+        },
+    ))
 }
 
 fn json(v: serde_json::Value) {
@@ -95,8 +116,20 @@ fn json(v: serde_json::Value) {
 
 fn generate(a: &Args) -> Result<()> {
     a.only(&[
-        "model", "prompt", "max-tokens", "chat", "system", "temperature", "top-k", "top-p", "min-p",
-        "repeat-penalty", "seed", "stop", "ctx", "json",
+        "model",
+        "prompt",
+        "max-tokens",
+        "chat",
+        "system",
+        "temperature",
+        "top-k",
+        "top-p",
+        "min-p",
+        "repeat-penalty",
+        "seed",
+        "stop",
+        "ctx",
+        "json",
     ])?;
     let prompt = a.req("prompt")?;
     let sampler = SamplerParams {
@@ -131,7 +164,11 @@ fn generate(a: &Args) -> Result<()> {
     let g = pollster::block_on(engine.generate(&ids, &opts, |t| {
         if !as_json {
             // A closed pipe (`| head`) ends generation quietly.
-            if stdout.write_all(t.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+            if stdout
+                .write_all(t.as_bytes())
+                .and_then(|_| stdout.flush())
+                .is_err()
+            {
                 return Flow::Stop;
             }
         }
@@ -168,7 +205,9 @@ fn score(a: &Args) -> Result<()> {
     let nll = -s.logprobs.iter().sum::<f64>() / s.logprobs.len() as f64;
     let ppl = nll.exp();
     if a.switch("json") {
-        json(serde_json::json!({ "tokens": ids, "logprobs": s.logprobs, "argmax": s.argmax, "ppl": ppl }));
+        json(
+            serde_json::json!({ "tokens": ids, "logprobs": s.logprobs, "argmax": s.argmax, "ppl": ppl }),
+        );
     } else {
         println!("{} tokens, perplexity {ppl:.4}", ids.len());
     }
@@ -192,7 +231,10 @@ fn tokenize(a: &Args) -> Result<()> {
 fn info(a: &Args) -> Result<()> {
     a.only(&["model", "ctx"])?;
     let engine = load_engine(a)?;
-    println!("{}", serde_json::to_string_pretty(engine.info()).map_err(|e| Error::Io(e.to_string()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(engine.info()).map_err(|e| Error::Io(e.to_string()))?
+    );
     Ok(())
 }
 
@@ -207,11 +249,17 @@ fn run(argv: &[String]) -> Result<()> {
         "tokenize" => tokenize(&a),
         "info" => info(&a),
         "fetch" => {
-            let name = a.positional.first().ok_or_else(|| Error::option("NAME", "is required"))?;
+            let name = a
+                .positional
+                .first()
+                .ok_or_else(|| Error::option("NAME", "is required"))?;
             println!("{}", models::resolve(name)?.display());
             Ok(())
         }
-        other => Err(Error::option("command", format!("unknown command `{other}`"))),
+        other => Err(Error::option(
+            "command",
+            format!("unknown command `{other}`"),
+        )),
     }
 }
 
@@ -219,7 +267,11 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() || argv[0] == "--help" || argv[0] == "-h" {
         eprintln!("{USAGE}");
-        return if argv.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        return if argv.is_empty() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     match run(&argv) {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { ctx: 2048, max_batch: 64 }
+        LoadOptions {
+            ctx: 2048,
+            max_batch: 64,
+        }
     }
 }
 
@@ -38,7 +41,11 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 256, sampler: SamplerParams::default(), stop: Vec::new() }
+        GenerateOptions {
+            max_tokens: 256,
+            sampler: SamplerParams::default(),
+            stop: Vec::new(),
+        }
     }
 }
 
@@ -107,7 +114,11 @@ impl Engine {
         if tokenizer.vocab_size() != config.vocab_size {
             return Err(Error::bad_gguf(
                 "tokenizer.ggml.tokens",
-                format!("{} tokens for a model with vocab {}", tokenizer.vocab_size(), config.vocab_size),
+                format!(
+                    "{} tokens for a model with vocab {}",
+                    tokenizer.vocab_size(),
+                    config.vocab_size
+                ),
             ));
         }
         let ctx = opts.ctx.min(config.context_length);
@@ -125,7 +136,12 @@ impl Engine {
             adapter: gpu.info.clone(),
         };
         let chat_template = g.get_str("tokenizer.chat_template")?.map(str::to_string);
-        Ok(Engine { session: Session::new(gpu, model), tokenizer, chat_template, info })
+        Ok(Engine {
+            session: Session::new(gpu, model),
+            tokenizer,
+            chat_template,
+            info,
+        })
     }
 
     /// Model and adapter facts.
@@ -142,9 +158,19 @@ impl Engine {
     /// The prompt text for `messages`, rendered with the GGUF's chat
     /// template in the sandbox (ChatML when the GGUF has none).
     pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
-        let text = |id: Option<u32>| id.and_then(|i| self.tokenizer.token_text(i).ok()).unwrap_or("").to_string();
+        let text = |id: Option<u32>| {
+            id.and_then(|i| self.tokenizer.token_text(i).ok())
+                .unwrap_or("")
+                .to_string()
+        };
         match &self.chat_template {
-            Some(t) => render_chat(t, messages, true, &text(self.tokenizer.bos()), &text(self.tokenizer.eos())),
+            Some(t) => render_chat(
+                t,
+                messages,
+                true,
+                &text(self.tokenizer.bos()),
+                &text(self.tokenizer.eos()),
+            ),
             None => Ok(chatml_fallback(messages, true)),
         }
     }
@@ -191,7 +217,13 @@ impl Engine {
                 text.push_str(&tail);
             }
         }
-        Ok(Generation { prompt_tokens: prompt.to_vec(), tokens, text, finish_reason: reason, stats })
+        Ok(Generation {
+            prompt_tokens: prompt.to_vec(),
+            tokens,
+            text,
+            finish_reason: reason,
+            stats,
+        })
     }
 
     /// Teacher-forced log-probabilities of `tokens`.

@@ -93,15 +93,36 @@ mod tests {
     #[test]
     fn rejects_bad_settings() {
         let bad = [
-            SamplerParams { temperature: -1.0, ..Default::default() },
-            SamplerParams { temperature: f32::NAN, ..Default::default() },
-            SamplerParams { top_p: 0.0, ..Default::default() },
-            SamplerParams { top_p: 1.5, ..Default::default() },
-            SamplerParams { min_p: 2.0, ..Default::default() },
-            SamplerParams { repetition_penalty: 0.0, ..Default::default() },
+            SamplerParams {
+                temperature: -1.0,
+                ..Default::default()
+            },
+            SamplerParams {
+                temperature: f32::NAN,
+                ..Default::default()
+            },
+            SamplerParams {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            SamplerParams {
+                top_p: 1.5,
+                ..Default::default()
+            },
+            SamplerParams {
+                min_p: 2.0,
+                ..Default::default()
+            },
+            SamplerParams {
+                repetition_penalty: 0.0,
+                ..Default::default()
+            },
         ];
         for p in bad {
-            assert!(matches!(p.validate(), Err(Error::InvalidOption { .. })), "{p:?}");
+            assert!(
+                matches!(p.validate(), Err(Error::InvalidOption { .. })),
+                "{p:?}"
+            );
         }
         assert!(SamplerParams::default().validate().is_ok());
     }

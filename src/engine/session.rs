@@ -52,7 +52,10 @@ fn now_ms() -> f64 {
     {
         use std::sync::OnceLock;
         static T0: OnceLock<std::time::Instant> = OnceLock::new();
-        T0.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+        T0.get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
     }
     #[cfg(target_arch = "wasm32")]
     {
@@ -64,7 +67,12 @@ impl Session {
     /// A session over a loaded model.
     pub fn new(gpu: Gpu, model: LlamaGpu) -> Session {
         let ring = TokenRing::new(&gpu, 4);
-        Session { gpu, model, ring, history: Vec::new() }
+        Session {
+            gpu,
+            model,
+            ring,
+            history: Vec::new(),
+        }
     }
 
     /// Tokens currently cached.
@@ -78,9 +86,17 @@ impl Session {
     }
 
     fn submit(&self, ops: &[&[Op]], n_tokens: u32, copy: Option<(u32, usize)>) {
-        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            });
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
             for list in ops {
                 for op in *list {
                     op.dispatch.encode(&mut pass, n_tokens);
@@ -88,7 +104,8 @@ impl Session {
             }
         }
         if let Some((index, slot)) = copy {
-            self.ring.encode_copy(&mut enc, &self.model.tokens, index, slot);
+            self.ring
+                .encode_copy(&mut enc, &self.model.tokens, index, slot);
         }
         self.gpu.queue.submit([enc.finish()]);
     }
@@ -96,13 +113,25 @@ impl Session {
     /// Writes `tokens` at `pos0` and runs them through the layers in chunks;
     /// the last chunk also runs `head` (and copies the sampled id to ring
     /// slot 0 when `sample_slot`). Returns nothing: results stay on the GPU.
-    fn prefill(&mut self, tokens: &[u32], pos0: usize, sp: &SamplerParams, last_head: &[Op], copy_sampled: bool) {
-        self.gpu.queue.write_buffer(&self.model.tokens, pos0 as u64 * 4, bytemuck::cast_slice(tokens));
+    fn prefill(
+        &mut self,
+        tokens: &[u32],
+        pos0: usize,
+        sp: &SamplerParams,
+        last_head: &[Op],
+        copy_sampled: bool,
+    ) {
+        self.gpu.queue.write_buffer(
+            &self.model.tokens,
+            pos0 as u64 * 4,
+            bytemuck::cast_slice(tokens),
+        );
         let mb = self.model.max_batch;
         let n_chunks = tokens.len().div_ceil(mb);
         for (i, chunk) in tokens.chunks(mb).enumerate() {
             let p = pos0 + i * mb;
-            self.model.set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
+            self.model
+                .set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
             let last = i + 1 == n_chunks;
             let end = (p + chunk.len()) as u32;
             let copy = (last && copy_sampled).then_some((end, 0));
@@ -129,17 +158,33 @@ impl Session {
             return Err(Error::option("prompt", "empty prompt (no tokens)"));
         }
         if len >= ctx {
-            return Err(Error::ContextOverflow { needed: len + 1, capacity: ctx });
+            return Err(Error::ContextOverflow {
+                needed: len + 1,
+                capacity: ctx,
+            });
         }
-        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.model.config.vocab_size) {
+        if let Some(&bad) = prompt
+            .iter()
+            .find(|&&t| t as usize >= self.model.config.vocab_size)
+        {
             return Err(Error::Tokenizer(format!("token id {bad} out of range")));
         }
         // Reuse the cached prefix, but always recompute the last prompt
         // token: its logits are what the first sample needs.
-        let keep = self.history.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(len - 1);
+        let keep = self
+            .history
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(len - 1);
         self.history.truncate(keep);
         let t0 = now_ms();
-        let mut stats = GenStats { prompt_tokens: len, prefilled_tokens: len - keep, ..Default::default() };
+        let mut stats = GenStats {
+            prompt_tokens: len,
+            prefilled_tokens: len - keep,
+            ..Default::default()
+        };
         let mut out = Vec::new();
         if max_new == 0 {
             self.prefill(&prompt[keep..], keep, sp, &[], false);
@@ -157,8 +202,13 @@ impl Session {
             // Keep one step in flight: process token k (at len + k) to get k + 1.
             let pos = len + k;
             if k + 1 < max_new {
-                self.model.set_step(&self.gpu, &sp.step(1, pos as u32, (k + 1) as u32));
-                self.submit(&[&self.model.decode], 1, Some((pos as u32 + 1, (k + 1) % self.ring.len())));
+                self.model
+                    .set_step(&self.gpu, &sp.step(1, pos as u32, (k + 1) as u32));
+                self.submit(
+                    &[&self.model.decode],
+                    1,
+                    Some((pos as u32 + 1, (k + 1) % self.ring.len())),
+                );
             }
             let id = self.ring.read(&self.gpu, k % self.ring.len()).await?;
             if k == 0 {
@@ -177,8 +227,16 @@ impl Session {
         self.gpu.wait()?;
         stats.generated_tokens = out.len();
         stats.ttft_ms = t_first - t0;
-        stats.prefill_tok_s = if stats.ttft_ms > 0.0 { stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0) } else { 0.0 };
-        stats.decode_tok_s = if out.len() > 1 && t_end > t_first { (out.len() - 1) as f64 / ((t_end - t_first) / 1000.0) } else { 0.0 };
+        stats.prefill_tok_s = if stats.ttft_ms > 0.0 {
+            stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0)
+        } else {
+            0.0
+        };
+        stats.decode_tok_s = if out.len() > 1 && t_end > t_first {
+            (out.len() - 1) as f64 / ((t_end - t_first) / 1000.0)
+        } else {
+            0.0
+        };
         Ok((out, stats))
     }
 
@@ -186,7 +244,10 @@ impl Session {
     pub async fn score(&mut self, tokens: &[u32]) -> Result<Scores> {
         let ctx = self.model.ctx;
         if tokens.len() > ctx {
-            return Err(Error::ContextOverflow { needed: tokens.len(), capacity: ctx });
+            return Err(Error::ContextOverflow {
+                needed: tokens.len(),
+                capacity: ctx,
+            });
         }
         let vocab = self.model.config.vocab_size;
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
@@ -196,14 +257,26 @@ impl Session {
         let sp = SamplerParams::default();
         let mb = self.model.max_batch;
         let mut scores = Scores::default();
-        self.gpu.queue.write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
+        self.gpu
+            .queue
+            .write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
         for (i, chunk) in tokens.chunks(mb).enumerate() {
             let p = i * mb;
-            self.model.set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
-            self.submit(&[&self.model.prefill, &self.model.head_all], chunk.len() as u32, None);
-            let logits = self.gpu.read_f32(self.model.logits(), 0, (chunk.len() * vocab) as u64).await?;
+            self.model
+                .set_step(&self.gpu, &sp.step(chunk.len() as u32, p as u32, 0));
+            self.submit(
+                &[&self.model.prefill, &self.model.head_all],
+                chunk.len() as u32,
+                None,
+            );
+            let logits = self
+                .gpu
+                .read_f32(self.model.logits(), 0, (chunk.len() * vocab) as u64)
+                .await?;
             for (r, row) in logits.chunks(vocab).enumerate() {
-                let Some(&next) = tokens.get(p + r + 1) else { break };
+                let Some(&next) = tokens.get(p + r + 1) else {
+                    break;
+                };
                 let (lp, am) = logprob_argmax(row, next as usize);
                 scores.logprobs.push(lp);
                 scores.argmax.push(am as u32);
@@ -219,18 +292,27 @@ impl Session {
     pub async fn dump(&mut self, tokens: &[u32]) -> Result<Vec<(String, Vec<f32>)>> {
         let n = tokens.len();
         if n == 0 || n > self.model.max_batch {
-            return Err(Error::option("tokens", format!("1..={} tokens", self.model.max_batch)));
+            return Err(Error::option(
+                "tokens",
+                format!("1..={} tokens", self.model.max_batch),
+            ));
         }
         self.history.clear();
-        self.gpu.queue.write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
-        self.model.set_step(&self.gpu, &SamplerParams::default().step(n as u32, 0, 0));
+        self.gpu
+            .queue
+            .write_buffer(&self.model.tokens, 0, bytemuck::cast_slice(tokens));
+        self.model
+            .set_step(&self.gpu, &SamplerParams::default().step(n as u32, 0, 0));
         let mut out = Vec::new();
         for list in [&self.model.prefill, &self.model.head_all] {
             for op in list.iter() {
                 self.submit(&[std::slice::from_ref(op)], n as u32, None);
                 if let Some(buf) = self.model.act(op.out) {
                     let elems = self.act_width(op.out) * n;
-                    out.push((op.name.clone(), self.gpu.read_f32(buf, 0, elems as u64).await?));
+                    out.push((
+                        op.name.clone(),
+                        self.gpu.read_f32(buf, 0, elems as u64).await?,
+                    ));
                 }
             }
         }
@@ -260,6 +342,14 @@ fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
         }
     }
     let m = f64::from(row[best]);
-    let lse = row.iter().map(|&v| (f64::from(v) - m).exp()).sum::<f64>().ln() + m;
-    (f64::from(row.get(target).copied().unwrap_or(f32::NEG_INFINITY)) - lse, best)
+    let lse = row
+        .iter()
+        .map(|&v| (f64::from(v) - m).exp())
+        .sum::<f64>()
+        .ln()
+        + m;
+    (
+        f64::from(row.get(target).copied().unwrap_or(f32::NEG_INFINITY)) - lse,
+        best,
+    )
 }

@@ -11,14 +11,22 @@ pub struct StopMatcher {
 impl StopMatcher {
     /// A matcher for the non-empty strings of `stops`.
     pub fn new(stops: &[String]) -> Self {
-        StopMatcher { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), pending: String::new() }
+        StopMatcher {
+            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            pending: String::new(),
+        }
     }
 
     /// Adds `text`; returns what can be shown now and whether a stop
     /// string was hit (the stop string and what follows are dropped).
     pub fn push(&mut self, text: &str) -> (String, bool) {
         self.pending.push_str(text);
-        if let Some(at) = self.stops.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min()
+        {
             let out = self.pending[..at].to_string();
             self.pending.clear();
             return (out, true);
@@ -65,7 +73,10 @@ mod tests {
 
     #[test]
     fn stop_spanning_chunks() {
-        assert_eq!(run(&["\nUser:"], &["Hi", " there\nUs", "er: more"]), ("Hi there".into(), true));
+        assert_eq!(
+            run(&["\nUser:"], &["Hi", " there\nUs", "er: more"]),
+            ("Hi there".into(), true)
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl Gpu {
                 .to_string(),
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
-            max_storage_binding: u64::from(limits.max_storage_buffer_binding_size),
+            max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
         };
         Ok(Gpu {
@@ -135,7 +135,7 @@ impl Gpu {
         let buf = self.storage(label, data.len() as u64)?;
         if !data.is_empty() {
             let mut padded;
-            let bytes = if data.len() % 4 == 0 {
+            let bytes = if data.len().is_multiple_of(4) {
                 data
             } else {
                 padded = data.to_vec();

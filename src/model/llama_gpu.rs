@@ -54,7 +54,7 @@ struct Acts {
 /// GPU weights of one layer.
 struct LayerW {
     attn_norm: wgpu::Buffer,
-    qkv: Weight,     // [q; k; v] rows
+    qkv: Weight, // [q; k; v] rows
     wo: Weight,
     ffn_norm: wgpu::Buffer,
     gate_up: Weight, // [gate; up] rows
@@ -85,11 +85,22 @@ pub struct LlamaGpu {
 }
 
 /// Raw GGUF bytes of tensor `name` with its type, checked against `rows x cols`.
-fn raw<'a>(g: &Gguf, file: &'a [u8], name: &str, rows: usize, cols: usize) -> Result<(GgmlType, &'a [u8])> {
-    let t = g.tensor(name).ok_or_else(|| Error::shape(name, "tensor missing"))?;
+fn raw<'a>(
+    g: &Gguf,
+    file: &'a [u8],
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> Result<(GgmlType, &'a [u8])> {
+    let t = g
+        .tensor(name)
+        .ok_or_else(|| Error::shape(name, "tensor missing"))?;
     let (r, c) = t.rows_cols();
     if (r, c) != (rows as u64, cols as u64) {
-        return Err(Error::shape(name, format!("{r}x{c}, expected {rows}x{cols}")));
+        return Err(Error::shape(
+            name,
+            format!("{r}x{c}, expected {rows}x{cols}"),
+        ));
     }
     Ok((t.ty, g.tensor_data(file, t)?))
 }
@@ -97,11 +108,18 @@ fn raw<'a>(g: &Gguf, file: &'a [u8], name: &str, rows: usize, cols: usize) -> Re
 /// Uploads several same-type matrices stacked by rows as one weight (the
 /// fused QKV and gate/up projections): quant blocks never cross rows, so
 /// stacking the raw bytes stacks the rows.
-fn upload_stacked(gpu: &Gpu, label: &str, parts: &[(GgmlType, &[u8], usize)], cols: usize) -> Result<Weight> {
+fn upload_stacked(
+    gpu: &Gpu,
+    label: &str,
+    parts: &[(GgmlType, &[u8], usize)],
+    cols: usize,
+) -> Result<Weight> {
     let ty = parts[0].0;
     if parts.iter().any(|p| p.0 != ty) {
         let types: Vec<&str> = parts.iter().map(|p| p.0.name()).collect();
-        return Err(Error::Unsupported(format!("{label}: mixed weight types {types:?} cannot be fused yet")));
+        return Err(Error::Unsupported(format!(
+            "{label}: mixed weight types {types:?} cannot be fused yet"
+        )));
     }
     let rows = parts.iter().map(|p| p.2).sum();
     let bytes: Vec<u8> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
@@ -111,7 +129,10 @@ fn upload_stacked(gpu: &Gpu, label: &str, parts: &[(GgmlType, &[u8], usize)], co
 fn f32_buffer(gpu: &Gpu, g: &Gguf, file: &[u8], name: &str, n: usize) -> Result<wgpu::Buffer> {
     let (ty, bytes) = raw(g, file, name, 1, n)?;
     if ty != GgmlType::F32 {
-        return Err(Error::Unsupported(format!("{name}: norm weights of type {}", ty.name())));
+        return Err(Error::Unsupported(format!(
+            "{name}: norm weights of type {}",
+            ty.name()
+        )));
     }
     gpu.storage_init(name, bytes)
 }
@@ -119,11 +140,20 @@ fn f32_buffer(gpu: &Gpu, g: &Gguf, file: &[u8], name: &str, n: usize) -> Result<
 impl LlamaGpu {
     /// Uploads the weights of a llama GGUF (`file` is the whole file) and
     /// records the dispatch lists. `ctx` is the KV cache capacity.
-    pub fn load(gpu: &Gpu, g: &Gguf, file: &[u8], ctx: usize, max_batch: usize) -> Result<LlamaGpu> {
+    pub fn load(
+        gpu: &Gpu,
+        g: &Gguf,
+        file: &[u8],
+        ctx: usize,
+        max_batch: usize,
+    ) -> Result<LlamaGpu> {
         let c = LlamaConfig::from_gguf(g)?;
         c.check_tensors(g)?;
         if ctx == 0 || ctx > c.context_length {
-            return Err(Error::option("ctx", format!("{ctx} must be in 1..={}", c.context_length)));
+            return Err(Error::option(
+                "ctx",
+                format!("{ctx} must be in 1..={}", c.context_length),
+            ));
         }
         let max_batch = max_batch.clamp(1, ctx);
         let (dim, qd, kvd, ffn, vocab) = (c.dim, c.q_dim(), c.kv_dim(), c.ffn_dim, c.vocab_size);
@@ -144,7 +174,12 @@ impl LlamaGpu {
             logits: storage("logits", max_batch * vocab)?,
         };
         let tokens = storage("tokens", ctx + 1)?;
-        let shape = AttnShape { n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, head_dim: c.head_dim, ctx };
+        let shape = AttnShape {
+            n_heads: c.n_heads,
+            n_kv_heads: c.n_kv_heads,
+            head_dim: c.head_dim,
+            ctx,
+        };
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {
             let n = tensor_names(l);
@@ -157,10 +192,20 @@ impl LlamaGpu {
             let (dt, db) = raw(g, file, &n.ffn_down, dim, ffn)?;
             layers.push(LayerW {
                 attn_norm: f32_buffer(gpu, g, file, &n.attn_norm, dim)?,
-                qkv: upload_stacked(gpu, &format!("blk.{l}.qkv"), &[(q.0, q.1, qd), (k.0, k.1, kvd), (v.0, v.1, kvd)], dim)?,
+                qkv: upload_stacked(
+                    gpu,
+                    &format!("blk.{l}.qkv"),
+                    &[(q.0, q.1, qd), (k.0, k.1, kvd), (v.0, v.1, kvd)],
+                    dim,
+                )?,
                 wo: Weight::upload(gpu, &n.attn_output, wot, wob, dim, qd)?,
                 ffn_norm: f32_buffer(gpu, g, file, &n.ffn_norm, dim)?,
-                gate_up: upload_stacked(gpu, &format!("blk.{l}.gate_up"), &[(go, gb, ffn), (uo, ub, ffn)], dim)?,
+                gate_up: upload_stacked(
+                    gpu,
+                    &format!("blk.{l}.gate_up"),
+                    &[(go, gb, ffn), (uo, ub, ffn)],
+                    dim,
+                )?,
                 down: Weight::upload(gpu, &n.ffn_down, dt, db, dim, ffn)?,
                 k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_elems())?,
                 v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_elems())?,
@@ -175,22 +220,70 @@ impl LlamaGpu {
             Some(Weight::upload(gpu, OUTPUT, ot, ob, vocab, dim)?)
         };
         let out_norm = f32_buffer(gpu, g, file, OUTPUT_NORM, dim)?;
-        for w in layers.iter().flat_map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down]).chain([&embd]).chain(output.as_ref()) {
+        for w in layers
+            .iter()
+            .flat_map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down])
+            .chain([&embd])
+            .chain(output.as_ref())
+        {
             bytes += w.buf.size();
         }
         let step = gpu.uniform_init("step", bytemuck::bytes_of(&StepParams::default()))?;
 
-        let b = Builder { gpu, step: &step, c: &c, shape, acts: &acts, max_batch };
+        let b = Builder {
+            gpu,
+            step: &step,
+            c: &c,
+            shape,
+            acts: &acts,
+            max_batch,
+        };
         let lm_head = output.as_ref().unwrap_or(&embd);
         let decode = b.decode(&embd, lm_head, &out_norm, &layers, &tokens)?;
         let prefill = b.prefill(&embd, &layers, &tokens)?;
         let head_last = vec![
-            b.op("result_norm+logits", Act::Logits, ops::matvec(gpu, &step, lm_head, &acts.x, &acts.logits, MatvecOpts { norm: Some((&out_norm, c.norm_eps)), ..Default::default() })?),
-            b.op("sample", Act::None, ops::sample(gpu, &step, vocab, &acts.logits, &tokens)?),
+            b.op(
+                "result_norm+logits",
+                Act::Logits,
+                ops::matvec(
+                    gpu,
+                    &step,
+                    lm_head,
+                    &acts.x,
+                    &acts.logits,
+                    MatvecOpts {
+                        norm: Some((&out_norm, c.norm_eps)),
+                        ..Default::default()
+                    },
+                )?,
+            ),
+            b.op(
+                "sample",
+                Act::None,
+                ops::sample(gpu, &step, vocab, &acts.logits, &tokens)?,
+            ),
         ];
         let head_all = vec![
-            b.op("result_norm", Act::Xn, ops::rmsnorm(gpu, &step, &acts.x, &acts.xn, &out_norm, dim, c.norm_eps, max_batch)?),
-            b.op("logits", Act::Logits, ops::gemm(gpu, &step, lm_head, &acts.xn, &acts.logits, false, max_batch)?),
+            b.op(
+                "result_norm",
+                Act::Xn,
+                ops::rmsnorm(
+                    gpu, &step, &acts.x, &acts.xn, &out_norm, dim, c.norm_eps, max_batch,
+                )?,
+            ),
+            b.op(
+                "logits",
+                Act::Logits,
+                ops::gemm(
+                    gpu,
+                    &step,
+                    lm_head,
+                    &acts.xn,
+                    &acts.logits,
+                    false,
+                    max_batch,
+                )?,
+            ),
         ];
         gpu.check()?;
         Ok(LlamaGpu {
@@ -216,7 +309,10 @@ impl LlamaGpu {
 
     /// Records `ops` into one compute pass of `enc`.
     pub fn encode(enc: &mut wgpu::CommandEncoder, ops: &[Op], n_tokens: u32) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
         for op in ops {
             op.dispatch.encode(&mut pass, n_tokens);
         }
@@ -255,50 +351,193 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn op(&self, name: &str, out: Act, dispatch: Dispatch) -> Op {
-        Op { name: name.to_string(), out, dispatch }
+        Op {
+            name: name.to_string(),
+            out,
+            dispatch,
+        }
     }
 
     fn rope(&self) -> RopeOpts {
-        RopeOpts { rope_dim: self.c.rope_dim, theta: self.c.rope_theta, neox: false }
+        RopeOpts {
+            rope_dim: self.c.rope_dim,
+            theta: self.c.rope_theta,
+            neox: false,
+        }
     }
 
     fn scale(&self) -> f32 {
         1.0 / (self.c.head_dim as f32).sqrt()
     }
 
-    fn decode(&self, embd: &Weight, lm_head: &Weight, out_norm: &wgpu::Buffer, layers: &[LayerW], tokens: &wgpu::Buffer) -> Result<Vec<Op>> {
+    fn decode(
+        &self,
+        embd: &Weight,
+        lm_head: &Weight,
+        out_norm: &wgpu::Buffer,
+        layers: &[LayerW],
+        tokens: &wgpu::Buffer,
+    ) -> Result<Vec<Op>> {
         let (gpu, step, a, c) = (self.gpu, self.step, self.acts, self.c);
-        let mut v = vec![self.op("inp_embd", Act::X, ops::embed(gpu, step, embd, tokens, &a.x, 1.0, 1)?)];
+        let mut v = vec![self.op(
+            "inp_embd",
+            Act::X,
+            ops::embed(gpu, step, embd, tokens, &a.x, 1.0, 1)?,
+        )];
         for (l, w) in layers.iter().enumerate() {
-            let norm = |nw| MatvecOpts { norm: Some((nw, c.norm_eps)), ..Default::default() };
-            let residual = MatvecOpts { residual: true, ..Default::default() };
-            v.push(self.op(&format!("blk.{l}.qkv"), Act::Qkv, ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?));
-            v.push(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, ops::rope_kv(gpu, step, self.shape, self.rope(), &a.qkv, &w.k_cache, &w.v_cache, 1)?));
-            v.push(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, ops::attention(gpu, step, self.shape, self.scale(), 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, 1)?));
-            v.push(self.op(&format!("blk.{l}.ffn_inp"), Act::X, ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?));
-            let swiglu = MatvecOpts { swiglu: true, ..norm(&w.ffn_norm) };
-            v.push(self.op(&format!("blk.{l}.ffn_act"), Act::H, ops::matvec(gpu, step, &w.gate_up, &a.x, &a.h, swiglu)?));
-            v.push(self.op(&format!("blk.{l}.l_out"), Act::X, ops::matvec(gpu, step, &w.down, &a.h, &a.x, residual)?));
+            let norm = |nw| MatvecOpts {
+                norm: Some((nw, c.norm_eps)),
+                ..Default::default()
+            };
+            let residual = MatvecOpts {
+                residual: true,
+                ..Default::default()
+            };
+            v.push(self.op(
+                &format!("blk.{l}.qkv"),
+                Act::Qkv,
+                ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.rope_kv"),
+                Act::Qkv,
+                ops::rope_kv(
+                    gpu,
+                    step,
+                    self.shape,
+                    self.rope(),
+                    &a.qkv,
+                    &w.k_cache,
+                    &w.v_cache,
+                    1,
+                )?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.kqv_out"),
+                Act::Attn,
+                ops::attention(
+                    gpu,
+                    step,
+                    self.shape,
+                    self.scale(),
+                    0,
+                    &a.qkv,
+                    &w.k_cache,
+                    &w.v_cache,
+                    &a.attn,
+                    1,
+                )?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.ffn_inp"),
+                Act::X,
+                ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
+            ));
+            let swiglu = MatvecOpts {
+                swiglu: true,
+                ..norm(&w.ffn_norm)
+            };
+            v.push(self.op(
+                &format!("blk.{l}.ffn_act"),
+                Act::H,
+                ops::matvec(gpu, step, &w.gate_up, &a.x, &a.h, swiglu)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.l_out"),
+                Act::X,
+                ops::matvec(gpu, step, &w.down, &a.h, &a.x, residual)?,
+            ));
         }
-        let head = MatvecOpts { norm: Some((out_norm, c.norm_eps)), ..Default::default() };
-        v.push(self.op("logits", Act::Logits, ops::matvec(gpu, step, lm_head, &a.x, &a.logits, head)?));
-        v.push(self.op("sample", Act::None, ops::sample(gpu, step, c.vocab_size, &a.logits, tokens)?));
+        let head = MatvecOpts {
+            norm: Some((out_norm, c.norm_eps)),
+            ..Default::default()
+        };
+        v.push(self.op(
+            "logits",
+            Act::Logits,
+            ops::matvec(gpu, step, lm_head, &a.x, &a.logits, head)?,
+        ));
+        v.push(self.op(
+            "sample",
+            Act::None,
+            ops::sample(gpu, step, c.vocab_size, &a.logits, tokens)?,
+        ));
         Ok(v)
     }
 
     fn prefill(&self, embd: &Weight, layers: &[LayerW], tokens: &wgpu::Buffer) -> Result<Vec<Op>> {
         let (gpu, step, a, c, mb) = (self.gpu, self.step, self.acts, self.c, self.max_batch);
-        let mut v = vec![self.op("inp_embd", Act::X, ops::embed(gpu, step, embd, tokens, &a.x, 1.0, mb)?)];
+        let mut v = vec![self.op(
+            "inp_embd",
+            Act::X,
+            ops::embed(gpu, step, embd, tokens, &a.x, 1.0, mb)?,
+        )];
         for (l, w) in layers.iter().enumerate() {
-            v.push(self.op(&format!("blk.{l}.attn_norm"), Act::Xn, ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.attn_norm, c.dim, c.norm_eps, mb)?));
-            v.push(self.op(&format!("blk.{l}.qkv"), Act::Qkv, ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, false, mb)?));
-            v.push(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, ops::rope_kv(gpu, step, self.shape, self.rope(), &a.qkv, &w.k_cache, &w.v_cache, mb)?));
-            v.push(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, ops::attention(gpu, step, self.shape, self.scale(), 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, mb)?));
-            v.push(self.op(&format!("blk.{l}.ffn_inp"), Act::X, ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, true, mb)?));
-            v.push(self.op(&format!("blk.{l}.ffn_norm"), Act::Xn, ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.ffn_norm, c.dim, c.norm_eps, mb)?));
-            v.push(self.op(&format!("blk.{l}.ffn_gate_up"), Act::Ffh, ops::gemm(gpu, step, &w.gate_up, &a.xn, &a.ffh, false, mb)?));
-            v.push(self.op(&format!("blk.{l}.ffn_act"), Act::H, ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?));
-            v.push(self.op(&format!("blk.{l}.l_out"), Act::X, ops::gemm(gpu, step, &w.down, &a.h, &a.x, true, mb)?));
+            v.push(self.op(
+                &format!("blk.{l}.attn_norm"),
+                Act::Xn,
+                ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.attn_norm, c.dim, c.norm_eps, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.qkv"),
+                Act::Qkv,
+                ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, false, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.rope_kv"),
+                Act::Qkv,
+                ops::rope_kv(
+                    gpu,
+                    step,
+                    self.shape,
+                    self.rope(),
+                    &a.qkv,
+                    &w.k_cache,
+                    &w.v_cache,
+                    mb,
+                )?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.kqv_out"),
+                Act::Attn,
+                ops::attention(
+                    gpu,
+                    step,
+                    self.shape,
+                    self.scale(),
+                    0,
+                    &a.qkv,
+                    &w.k_cache,
+                    &w.v_cache,
+                    &a.attn,
+                    mb,
+                )?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.ffn_inp"),
+                Act::X,
+                ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, true, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.ffn_norm"),
+                Act::Xn,
+                ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.ffn_norm, c.dim, c.norm_eps, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.ffn_gate_up"),
+                Act::Ffh,
+                ops::gemm(gpu, step, &w.gate_up, &a.xn, &a.ffh, false, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.ffn_act"),
+                Act::H,
+                ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?,
+            ));
+            v.push(self.op(
+                &format!("blk.{l}.l_out"),
+                Act::X,
+                ops::gemm(gpu, step, &w.down, &a.h, &a.x, true, mb)?,
+            ));
         }
         Ok(v)
     }

@@ -22,10 +22,20 @@ pub struct MatvecOpts<'a> {
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
-pub fn matvec(gpu: &Gpu, step: &wgpu::Buffer, w: &Weight, x: &wgpu::Buffer, y: &wgpu::Buffer, opts: MatvecOpts) -> Result<Dispatch> {
+pub fn matvec(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    w: &Weight,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    opts: MatvecOpts,
+) -> Result<Dispatch> {
     let n = if opts.swiglu {
-        if w.rows % 2 != 0 {
-            return Err(Error::shape("matvec swiglu", "odd row count for [gate; up]"));
+        if !w.rows.is_multiple_of(2) {
+            return Err(Error::shape(
+                "matvec swiglu",
+                "odd row count for [gate; up]",
+            ));
         }
         w.rows / 2
     } else {
@@ -40,41 +50,108 @@ pub fn matvec(gpu: &Gpu, step: &wgpu::Buffer, w: &Weight, x: &wgpu::Buffer, y: &
         }
         None => (x, 0.0), // bound but unused
     };
-    let kernel = Kernel::Matvec { ty: w.ty, fuse_norm: opts.norm.is_some(), swiglu: opts.swiglu, residual: opts.residual };
+    let kernel = Kernel::Matvec {
+        ty: w.ty,
+        fuse_norm: opts.norm.is_some(),
+        swiglu: opts.swiglu,
+        residual: opts.residual,
+    };
     let params = w.params(n, eps)?;
     let groups = to_u32(n, "matvec rows")?.div_ceil(MATVEC_ROWS);
-    Dispatch::new(gpu, kernel, bytemuck::bytes_of(&params), &[&w.buf, x, y, nw], Grid::Flat(groups), step)
+    Dispatch::new(
+        gpu,
+        kernel,
+        bytemuck::bytes_of(&params),
+        &[&w.buf, x, y, nw],
+        Grid::Flat(groups),
+        step,
+    )
 }
 
 /// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ.
-pub fn gemm(gpu: &Gpu, step: &wgpu::Buffer, w: &Weight, x: &wgpu::Buffer, y: &wgpu::Buffer, residual: bool, max_tokens: usize) -> Result<Dispatch> {
-    if w.cols % 32 != 0 {
-        return Err(Error::shape("gemm", format!("k = {} is not a multiple of 32", w.cols)));
+pub fn gemm(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    w: &Weight,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    residual: bool,
+    max_tokens: usize,
+) -> Result<Dispatch> {
+    if !w.cols.is_multiple_of(32) {
+        return Err(Error::shape(
+            "gemm",
+            format!("k = {} is not a multiple of 32", w.cols),
+        ));
     }
     need(x, (max_tokens * w.cols) as u64, "gemm x")?;
     need(y, (max_tokens * w.rows) as u64, "gemm y")?;
     let params = w.params(w.rows, 0.0)?;
     let x_groups = to_u32(w.rows, "gemm rows")?.div_ceil(GEMM_TILE);
     let kernel = Kernel::Gemm { ty: w.ty, residual };
-    Dispatch::new(gpu, kernel, bytemuck::bytes_of(&params), &[&w.buf, x, y], Grid::Tokens { x: x_groups, tile: GEMM_TILE }, step)
+    Dispatch::new(
+        gpu,
+        kernel,
+        bytemuck::bytes_of(&params),
+        &[&w.buf, x, y],
+        Grid::Tokens {
+            x: x_groups,
+            tile: GEMM_TILE,
+        },
+        step,
+    )
 }
 
 /// y: `(n_tokens, dim)` = table[tokens[pos0 + t]] * scale; table `(vocab, dim)`.
-pub fn embed(gpu: &Gpu, step: &wgpu::Buffer, table: &Weight, tokens: &wgpu::Buffer, y: &wgpu::Buffer, scale: f32, max_tokens: usize) -> Result<Dispatch> {
+pub fn embed(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    table: &Weight,
+    tokens: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    scale: f32,
+    max_tokens: usize,
+) -> Result<Dispatch> {
     need(y, (max_tokens * table.cols) as u64, "embed y")?;
     let params = table.params(table.rows, scale)?;
     let x_groups = to_u32(table.cols / 8, "embed width")?.div_ceil(64);
-    Dispatch::new(gpu, Kernel::Embed { ty: table.ty }, bytemuck::bytes_of(&params), &[&table.buf, tokens, y], Grid::Tokens { x: x_groups, tile: 1 }, step)
+    Dispatch::new(
+        gpu,
+        Kernel::Embed { ty: table.ty },
+        bytemuck::bytes_of(&params),
+        &[&table.buf, tokens, y],
+        Grid::Tokens {
+            x: x_groups,
+            tile: 1,
+        },
+        step,
+    )
 }
 
 /// y: `(n_tokens, dim)` = rmsnorm(x) * w.
 #[allow(clippy::too_many_arguments)]
-pub fn rmsnorm(gpu: &Gpu, step: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer, w: &wgpu::Buffer, dim: usize, eps: f32, max_tokens: usize) -> Result<Dispatch> {
+pub fn rmsnorm(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    dim: usize,
+    eps: f32,
+    max_tokens: usize,
+) -> Result<Dispatch> {
     need(x, (max_tokens * dim) as u64, "rmsnorm x")?;
     need(y, (max_tokens * dim) as u64, "rmsnorm y")?;
     need(w, dim as u64, "rmsnorm weight")?;
     let params = [to_u32(dim, "rmsnorm dim")?, eps.to_bits(), 0, 0];
-    Dispatch::new(gpu, Kernel::RmsNorm, bytemuck::bytes_of(&params), &[x, y, w], Grid::Tokens { x: 1, tile: 1 }, step)
+    Dispatch::new(
+        gpu,
+        Kernel::RmsNorm,
+        bytemuck::bytes_of(&params),
+        &[x, y, w],
+        Grid::Tokens { x: 1, tile: 1 },
+        step,
+    )
 }
 
 /// Attention geometry shared by `rope_kv` and `attention`.
@@ -99,11 +176,20 @@ impl AttnShape {
     }
 
     fn check(&self) -> Result<()> {
-        if self.n_heads == 0 || self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
-            return Err(Error::shape("attention", format!("{} heads over {} kv heads", self.n_heads, self.n_kv_heads)));
+        if self.n_heads == 0
+            || self.n_kv_heads == 0
+            || !self.n_heads.is_multiple_of(self.n_kv_heads)
+        {
+            return Err(Error::shape(
+                "attention",
+                format!("{} heads over {} kv heads", self.n_heads, self.n_kv_heads),
+            ));
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 || self.head_dim > 256 {
-            return Err(Error::Unsupported(format!("head_dim {} (even, <= 256 supported)", self.head_dim)));
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) || self.head_dim > 256 {
+            return Err(Error::Unsupported(format!(
+                "head_dim {} (even, <= 256 supported)",
+                self.head_dim
+            )));
         }
         Ok(())
     }
@@ -122,10 +208,22 @@ pub struct RopeOpts {
 /// and v to the caches `(n_kv_heads, ctx, head_dim)` at positions pos0 + t
 /// (k in qkv stays unrotated: attention reads keys from the cache).
 #[allow(clippy::too_many_arguments)]
-pub fn rope_kv(gpu: &Gpu, step: &wgpu::Buffer, s: AttnShape, rope: RopeOpts, qkv: &wgpu::Buffer, kc: &wgpu::Buffer, vc: &wgpu::Buffer, max_tokens: usize) -> Result<Dispatch> {
+pub fn rope_kv(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    s: AttnShape,
+    rope: RopeOpts,
+    qkv: &wgpu::Buffer,
+    kc: &wgpu::Buffer,
+    vc: &wgpu::Buffer,
+    max_tokens: usize,
+) -> Result<Dispatch> {
     s.check()?;
-    if rope.rope_dim > s.head_dim || rope.rope_dim % 2 != 0 {
-        return Err(Error::shape("rope", format!("rope_dim {} for head_dim {}", rope.rope_dim, s.head_dim)));
+    if rope.rope_dim > s.head_dim || !rope.rope_dim.is_multiple_of(2) {
+        return Err(Error::shape(
+            "rope",
+            format!("rope_dim {} for head_dim {}", rope.rope_dim, s.head_dim),
+        ));
     }
     need(qkv, (max_tokens * s.qkv_width()) as u64, "rope qkv")?;
     need(kc, s.cache_elems() as u64, "k cache")?;
@@ -141,18 +239,43 @@ pub fn rope_kv(gpu: &Gpu, step: &wgpu::Buffer, s: AttnShape, rope: RopeOpts, qkv
         0,
     ];
     let slots = to_u32(s.qkv_width() / 2, "rope slots")?;
-    Dispatch::new(gpu, Kernel::RopeKv, bytemuck::bytes_of(&params), &[qkv, kc, vc], Grid::Tokens { x: slots.div_ceil(64), tile: 1 }, step)
+    Dispatch::new(
+        gpu,
+        Kernel::RopeKv,
+        bytemuck::bytes_of(&params),
+        &[qkv, kc, vc],
+        Grid::Tokens {
+            x: slots.div_ceil(64),
+            tile: 1,
+        },
+        step,
+    )
 }
 
 /// out `(n_tokens, n_heads * head_dim)` = causal softmax(q kᵀ * scale) v over
 /// the cache, keys `max(0, pos - window + 1)..=pos` (window 0: all).
 #[allow(clippy::too_many_arguments)]
-pub fn attention(gpu: &Gpu, step: &wgpu::Buffer, s: AttnShape, scale: f32, window: usize, qkv: &wgpu::Buffer, kc: &wgpu::Buffer, vc: &wgpu::Buffer, out: &wgpu::Buffer, max_tokens: usize) -> Result<Dispatch> {
+pub fn attention(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    s: AttnShape,
+    scale: f32,
+    window: usize,
+    qkv: &wgpu::Buffer,
+    kc: &wgpu::Buffer,
+    vc: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    max_tokens: usize,
+) -> Result<Dispatch> {
     s.check()?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "attention qkv")?;
     need(kc, s.cache_elems() as u64, "k cache")?;
     need(vc, s.cache_elems() as u64, "v cache")?;
-    need(out, (max_tokens * s.n_heads * s.head_dim) as u64, "attention out")?;
+    need(
+        out,
+        (max_tokens * s.n_heads * s.head_dim) as u64,
+        "attention out",
+    )?;
     let params = [
         to_u32(s.n_heads, "n_heads")?,
         to_u32(s.n_kv_heads, "n_kv_heads")?,
@@ -164,23 +287,57 @@ pub fn attention(gpu: &Gpu, step: &wgpu::Buffer, s: AttnShape, scale: f32, windo
         0,
     ];
     let heads = to_u32(s.n_heads, "n_heads")?;
-    Dispatch::new(gpu, Kernel::Attention, bytemuck::bytes_of(&params), &[qkv, kc, vc, out], Grid::Tokens { x: heads, tile: 1 }, step)
+    Dispatch::new(
+        gpu,
+        Kernel::Attention,
+        bytemuck::bytes_of(&params),
+        &[qkv, kc, vc, out],
+        Grid::Tokens { x: heads, tile: 1 },
+        step,
+    )
 }
 
 /// h `(n_tokens, n)` = silu(a[:, :n]) * a[:, n:], a `(n_tokens, 2n)`.
-pub fn silu_mul(gpu: &Gpu, step: &wgpu::Buffer, n: usize, a: &wgpu::Buffer, h: &wgpu::Buffer, max_tokens: usize) -> Result<Dispatch> {
+pub fn silu_mul(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    n: usize,
+    a: &wgpu::Buffer,
+    h: &wgpu::Buffer,
+    max_tokens: usize,
+) -> Result<Dispatch> {
     need(a, (max_tokens * 2 * n) as u64, "silu_mul input")?;
     need(h, (max_tokens * n) as u64, "silu_mul output")?;
     let params = [to_u32(n, "silu_mul n")?, 0, 0, 0];
     let groups = to_u32(n, "silu_mul n")?.div_ceil(64);
-    Dispatch::new(gpu, Kernel::SiluMul, bytemuck::bytes_of(&params), &[a, h], Grid::Tokens { x: groups, tile: 1 }, step)
+    Dispatch::new(
+        gpu,
+        Kernel::SiluMul,
+        bytemuck::bytes_of(&params),
+        &[a, h],
+        Grid::Tokens { x: groups, tile: 1 },
+        step,
+    )
 }
 
 /// Samples from logits `(vocab,)` with the step's sampler settings and
 /// writes the id to tokens[pos0 + n_tokens]. Applies the repetition
 /// penalty to `logits` in place.
-pub fn sample(gpu: &Gpu, step: &wgpu::Buffer, vocab: usize, logits: &wgpu::Buffer, tokens: &wgpu::Buffer) -> Result<Dispatch> {
+pub fn sample(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    vocab: usize,
+    logits: &wgpu::Buffer,
+    tokens: &wgpu::Buffer,
+) -> Result<Dispatch> {
     need(logits, vocab as u64, "sample logits")?;
     let params = [to_u32(vocab, "vocab")?, 0, 0, 0];
-    Dispatch::new(gpu, Kernel::Sample, bytemuck::bytes_of(&params), &[logits, tokens], Grid::Flat(1), step)
+    Dispatch::new(
+        gpu,
+        Kernel::Sample,
+        bytemuck::bytes_of(&params),
+        &[logits, tokens],
+        Grid::Flat(1),
+        step,
+    )
 }

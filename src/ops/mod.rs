@@ -46,13 +46,26 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    fn new(gpu: &Gpu, kernel: Kernel, params: &[u8], buffers: &[&wgpu::Buffer], grid: Grid, step: &wgpu::Buffer) -> Result<Self> {
+    fn new(
+        gpu: &Gpu,
+        kernel: Kernel,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        grid: Grid,
+        step: &wgpu::Buffer,
+    ) -> Result<Self> {
         let (pipeline, _) = gpu.pipeline(kernel)?;
         let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
         let mut all: Vec<&wgpu::Buffer> = vec![step, &params];
         all.extend_from_slice(buffers);
         let bind_group = gpu.bind_group(kernel, &all)?;
-        Ok(Dispatch { kernel, pipeline, bind_group, grid, _params: params })
+        Ok(Dispatch {
+            kernel,
+            pipeline,
+            bind_group,
+            grid,
+            _params: params,
+        })
     }
 
     /// Records the launch for a step of `n_tokens` tokens.
@@ -67,7 +80,10 @@ impl Dispatch {
 /// Checks that `buf` holds at least `elems` 4-byte elements.
 fn need(buf: &wgpu::Buffer, elems: u64, what: &str) -> Result<()> {
     if buf.size() < elems * 4 {
-        return Err(Error::shape(what, format!("buffer of {} bytes, need {}", buf.size(), elems * 4)));
+        return Err(Error::shape(
+            what,
+            format!("buffer of {} bytes, need {}", buf.size(), elems * 4),
+        ));
     }
     Ok(())
 }

@@ -17,19 +17,47 @@ pub struct Weight {
 
 impl Weight {
     /// Repacks GGUF block bytes of a `[rows, cols]` matrix and uploads them.
-    pub fn upload(gpu: &Gpu, label: &str, ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Weight> {
-        let unit = if ty.block_elems() == 1 { 8 } else { ty.block_elems() as usize };
-        if cols % unit != 0 || cols == 0 || rows == 0 {
-            return Err(Error::shape(label, format!("{rows}x{cols} {} matrix: cols must be a positive multiple of {unit}", ty.name())));
+    pub fn upload(
+        gpu: &Gpu,
+        label: &str,
+        ty: GgmlType,
+        bytes: &[u8],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Weight> {
+        let unit = if ty.block_elems() == 1 {
+            8
+        } else {
+            ty.block_elems() as usize
+        };
+        if !cols.is_multiple_of(unit) || cols == 0 || rows == 0 {
+            return Err(Error::shape(
+                label,
+                format!(
+                    "{rows}x{cols} {} matrix: cols must be a positive multiple of {unit}",
+                    ty.name()
+                ),
+            ));
         }
         let packed = quant::repack(ty, bytes, rows, cols)?;
         let buf = gpu.storage_init(label, bytemuck::cast_slice(&packed.words))?;
-        Ok(Weight { buf, ty, rows, cols, scale_offset: packed.scale_offset })
+        Ok(Weight {
+            buf,
+            ty,
+            rows,
+            cols,
+            scale_offset: packed.scale_offset,
+        })
     }
 
     /// GPU-side parameter block shared by matvec, gemm and embed
     /// (WGSL `WParams`): k, n, scale offset, aux.
     pub(crate) fn params(&self, n: usize, aux: f32) -> Result<[u32; 4]> {
-        Ok([super::to_u32(self.cols, "weight cols")?, super::to_u32(n, "weight rows")?, self.scale_offset, aux.to_bits()])
+        Ok([
+            super::to_u32(self.cols, "weight cols")?,
+            super::to_u32(n, "weight rows")?,
+            self.scale_offset,
+            aux.to_bits(),
+        ])
     }
 }
