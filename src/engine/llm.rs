@@ -99,6 +99,9 @@ impl Engine {
     /// Parses `file` (a whole GGUF), opens the GPU and uploads the model.
     pub async fn load(file: &[u8], opts: &LoadOptions) -> Result<Engine> {
         let g = gguf::parse(file)?;
+        // Reject what we cannot run before touching the GPU.
+        crate::model::config::LlamaConfig::from_gguf(&g)?;
+        Tokenizer::from_gguf(&g)?;
         let gpu = Gpu::new().await?;
         Self::load_on(gpu, &g, file, opts)
     }
@@ -108,9 +111,9 @@ impl Engine {
         if opts.ctx == 0 {
             return Err(Error::option("ctx", "must be > 0"));
         }
+        let config = crate::model::config::LlamaConfig::from_gguf(g)?;
         let tokenizer = Tokenizer::from_gguf(g)?;
         let arch = g.get_str("general.architecture")?.unwrap_or("").to_string();
-        let config = crate::model::config::LlamaConfig::from_gguf(g)?;
         if tokenizer.vocab_size() != config.vocab_size {
             return Err(Error::bad_gguf(
                 "tokenizer.ggml.tokens",
