@@ -13,3 +13,15 @@ fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
 fn unit_col(u: u32, i: u32) -> u32 {
     return u * 8u + i;
 }
+
+// Matvec fast path (see q4_1.wgsl): a unit is 8 consecutive columns.
+fn unit_x(u: u32) -> vec2<u32> {
+    return vec2<u32>(u * 8u, u * 8u + 4u);
+}
+
+fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
+    let base = (row * wp.k + u * 8u) / 2u;
+    let lo = vec4<f32>(unpack2x16float(w[base]), unpack2x16float(w[base + 1u]));
+    let hi = vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u]));
+    return dot(lo, xl) + dot(hi, xh);
+}

@@ -11,3 +11,15 @@ fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
 fn unit_col(u: u32, i: u32) -> u32 {
     return u * 8u + i;
 }
+
+// Matvec fast path (see q4_1.wgsl): a unit is 8 consecutive columns.
+fn unit_x(u: u32) -> vec2<u32> {
+    return vec2<u32>(u * 8u, u * 8u + 4u);
+}
+
+fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
+    let base = row * wp.k + u * 8u;
+    let lo = bitcast<vec4<f32>>(vec4<u32>(w[base], w[base + 1u], w[base + 2u], w[base + 3u]));
+    let hi = bitcast<vec4<f32>>(vec4<u32>(w[base + 4u], w[base + 5u], w[base + 6u], w[base + 7u]));
+    return dot(lo, xl) + dot(hi, xh);
+}

@@ -17,3 +17,19 @@ fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
 fn unit_col(u: u32, i: u32) -> u32 {
     return (u / 4u) * 32u + (u % 4u) * 4u + (i % 4u) + (i / 4u) * 16u;
 }
+
+// Matvec fast path (see q4_1.wgsl).
+fn unit_x(u: u32) -> vec2<u32> {
+    let c = (u / 4u) * 32u + (u % 4u) * 4u;
+    return vec2<u32>(c, c + 16u);
+}
+
+fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
+    let b = row * (wp.k / 32u) + u / 4u;
+    let sw = unpack2x16float(w[wp.scale_offset + b / 2u]);
+    let d = select(sw.x, sw.y, (b & 1u) == 1u);
+    let q = vec4<u32>(w[b * 4u + u % 4u]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let lo = vec4<f32>(q & vec4<u32>(15u)) - vec4<f32>(8.0);
+    let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u)) - vec4<f32>(8.0);
+    return d * (dot(lo, xl) + dot(hi, xh));
+}

@@ -15,3 +15,20 @@ fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
 fn unit_col(u: u32, i: u32) -> u32 {
     return (u / 4u) * 32u + (u % 4u) * 4u + (i % 4u) + (i / 4u) * 16u;
 }
+
+// Matvec fast path: columns of unit u are two runs of 4 starting at
+// unit_x(u).x (low nibbles) and unit_x(u).y (high nibbles).
+fn unit_x(u: u32) -> vec2<u32> {
+    let c = (u / 4u) * 32u + (u % 4u) * 4u;
+    return vec2<u32>(c, c + 16u);
+}
+
+// dot(W[row, unit u], x) with xl, xh the x values at unit_x(u).
+fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
+    let b = row * (wp.k / 32u) + u / 4u;
+    let dm = unpack2x16float(w[wp.scale_offset + b]);
+    let q = vec4<u32>(w[b * 4u + u % 4u]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let lo = vec4<f32>(q & vec4<u32>(15u));
+    let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
+    return dm.x * (dot(lo, xl) + dot(hi, xh)) + dm.y * dot(xl + xh, vec4<f32>(1.0));
+}

@@ -18,3 +18,21 @@ fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
 fn unit_col(u: u32, i: u32) -> u32 {
     return u * 8u + i;
 }
+
+// Matvec fast path (see q4_1.wgsl): a unit is 8 consecutive columns.
+fn unit_x(u: u32) -> vec2<u32> {
+    return vec2<u32>(u * 8u, u * 8u + 4u);
+}
+
+fn i8x4(v: u32) -> vec4<f32> {
+    let s = bitcast<vec4<i32>>(vec4<u32>(v) << vec4<u32>(24u, 16u, 8u, 0u));
+    return vec4<f32>(s >> vec4<u32>(24u));
+}
+
+fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
+    let b = row * (wp.k / 32u) + u / 4u;
+    let j = u % 4u;
+    let sw = unpack2x16float(w[wp.scale_offset + b / 2u]);
+    let d = select(sw.x, sw.y, (b & 1u) == 1u);
+    return d * (dot(i8x4(w[b * 8u + 2u * j]), xl) + dot(i8x4(w[b * 8u + 2u * j + 1u]), xh));
+}

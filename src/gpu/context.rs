@@ -111,7 +111,7 @@ impl Gpu {
 
     /// A storage buffer of `size` bytes (rounded up to 4), zero-filled.
     pub fn storage(&self, label: &str, size: u64) -> Result<wgpu::Buffer> {
-        let size = size.max(4).div_ceil(4) * 4;
+        let size = size.max(16).div_ceil(16) * 16; // vec4 views need whole vec4s
         if size > self.info.max_buffer_size {
             return Err(Error::OutOfMemory(format!(
                 "{label}: {size} bytes exceeds the adapter's max buffer size {}",

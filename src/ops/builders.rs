@@ -6,7 +6,7 @@ use crate::gpu::{Gpu, Kernel};
 use crate::{Error, Result};
 
 /// Output rows per matvec workgroup (shaders/matvec.wgsl `ROWS`).
-const MATVEC_ROWS: u32 = 4;
+const MATVEC_ROWS: u32 = 32;
 /// GEMM tile edge (shaders/gemm.wgsl `TILE`).
 const GEMM_TILE: u32 = 32;
 
