@@ -11,14 +11,36 @@ use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions};
 const REPS: u32 = 10;
 
 fn main() {
-    let arg = std::env::args().nth(1).unwrap_or_else(|| "smollm2-135m".into());
+    let arg = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "smollm2-135m".into());
     let path = edge_llm::models::resolve(&arg).unwrap();
     let file = std::fs::read(path).unwrap();
-    let mut e = pollster::block_on(Engine::load(&file, &LoadOptions { ctx: 512, max_batch: 64 })).unwrap();
+    let mut e = pollster::block_on(Engine::load(
+        &file,
+        &LoadOptions {
+            ctx: 512,
+            max_batch: 64,
+        },
+    ))
+    .unwrap();
     // Fill some cache and leave the step uniform at a decode step.
-    let ids = e.tokenize("Once upon a time, in a quiet village by the sea,").unwrap();
-    let opts = GenerateOptions { max_tokens: 4, ..Default::default() };
-    pollster::block_on(e.generate(&ids, &opts, |_| Flow::Continue)).unwrap();
+    let ids = e
+        .tokenize("Once upon a time, in a quiet village by the sea,")
+        .unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 4,
+        ..Default::default()
+    };
+    for i in 0..2 {
+        e.session.reset();
+        let g = pollster::block_on(e.generate(&ids, &opts, |_| Flow::Continue)).unwrap();
+        println!(
+            "generate #{i}: ttft {:.0} ms for {} prompt tokens",
+            g.stats.ttft_ms,
+            ids.len()
+        );
+    }
     let s = &e.session;
     let mut per_kind: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for op in &s.model.decode {

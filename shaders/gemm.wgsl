@@ -1,5 +1,6 @@
 // Y[t, row] (+)= dot(W[row, :], X[t, :]) for a batch of tokens (prefill).
-// Tiles of 32 rows x 32 tokens; each of the 64 threads owns 4 x 4 outputs.
+// Tiles of 32 rows x 32 tokens; each of the 64 threads owns 4 x 4 outputs
+// (four vec4 accumulators).
 // Per 32-column step the weight tile is dequantized once into workgroup
 // memory and reused by all 32 tokens. RESIDUAL accumulates into Y.
 struct WParams {
@@ -18,19 +19,34 @@ struct WParams {
 override RESIDUAL: bool = false;
 
 const TILE: u32 = 32u;
-const LD: u32 = 33u; // padded leading dimension of the tiles
 
-var<workgroup> ws: array<f32, 1056>; // (TILE rows, LD)
-var<workgroup> xs: array<f32, 1056>; // (TILE tokens, LD)
+// Tiles stored column-major: element (c, i) at c * TILE + i, so 4
+// consecutive rows (or tokens) of one column read as one vec4.
+var<workgroup> ws: array<f32, 1024>; // (32 columns, TILE rows)
+var<workgroup> xs: array<f32, 1024>; // (32 columns, TILE tokens)
+
+fn ws4(i: u32) -> vec4<f32> {
+    return vec4<f32>(ws[i], ws[i + 1u], ws[i + 2u], ws[i + 3u]);
+}
+
+fn xs4(i: u32) -> vec4<f32> {
+    return vec4<f32>(xs[i], xs[i + 1u], xs[i + 2u], xs[i + 3u]);
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
     let n0 = wid.x * TILE;
     let t0 = wid.y * TILE;
     let n_tok = step.n_tokens;
-    let tr = tid % 8u;
-    let tt = tid / 8u;
-    var acc: array<f32, 16>; // (4 rows, 4 tokens)
+    let tr = tid % 8u; // rows tr*4 .. tr*4+3 of the tile
+    let tt = tid / 8u; // tokens tt*4 .. tt*4+3 of the tile
+    // Threads whose 4 tokens are all past the end skip the arithmetic (the
+    // last tile of a short prompt); they still help load the tiles.
+    let busy = t0 + tt * 4u < n_tok;
+    var acc0 = vec4<f32>(0.0); // row tr*4 + 0, tokens tt*4 .. +3
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     let kblocks = wp.k / 32u;
     for (var kb = 0u; kb < kblocks; kb++) {
         // 32 rows x 4 units of 8 columns, two units per thread.
@@ -38,12 +54,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let idx = tid + j * 64u;
             let r = idx / 4u;
             let u = kb * 4u + idx % 4u;
-            var wv: array<f32, 8>;
+            var wu = Unit(vec4<f32>(0.0), vec4<f32>(0.0));
             if n0 + r < wp.n {
-                wv = deq_unit(n0 + r, u);
+                wu = unit_w(n0 + r, u);
             }
-            for (var i = 0u; i < 8u; i++) {
-                ws[r * LD + unit_col(u, i) - kb * 32u] = wv[i];
+            let c = unit_x(u) - vec2<u32>(kb * 32u);
+            for (var i = 0u; i < 4u; i++) {
+                ws[(c.x + i) * TILE + r] = wu.lo[i];
+                ws[(c.y + i) * TILE + r] = wu.hi[i];
             }
         }
         for (var j = 0u; j < 16u; j++) {
@@ -54,25 +72,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if t0 + t < n_tok {
                 v = x[(t0 + t) * wp.k + kb * 32u + c];
             }
-            xs[t * LD + c] = v;
+            xs[c * TILE + t] = v;
         }
         workgroupBarrier();
-        for (var c = 0u; c < 32u; c++) {
-            for (var a = 0u; a < 4u; a++) {
-                let wv = ws[(tr * 4u + a) * LD + c];
-                for (var b = 0u; b < 4u; b++) {
-                    acc[a * 4u + b] += wv * xs[(tt * 4u + b) * LD + c];
-                }
+        if busy {
+            for (var c = 0u; c < 32u; c++) {
+                let wv = ws4(c * TILE + tr * 4u);
+                let xv = xs4(c * TILE + tt * 4u);
+                acc0 += wv.x * xv;
+                acc1 += wv.y * xv;
+                acc2 += wv.z * xv;
+                acc3 += wv.w * xv;
             }
         }
         workgroupBarrier();
     }
+    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var a = 0u; a < 4u; a++) {
         let row = n0 + tr * 4u + a;
         for (var b = 0u; b < 4u; b++) {
             let t = t0 + tt * 4u + b;
             if row < wp.n && t < n_tok {
-                var v = acc[a * 4u + b];
+                var v = accs[a][b];
                 if RESIDUAL {
                     v += y[t * wp.n + row];
                 }

@@ -25,3 +25,15 @@ fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let hi = vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u]));
     return dot(lo, xl) + dot(hi, xh);
 }
+
+// GEMM path (see q4_1.wgsl).
+struct Unit {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+fn unit_w(row: u32, u: u32) -> Unit {
+    let base = (row * wp.k + u * 8u) / 2u;
+    return Unit(vec4<f32>(unpack2x16float(w[base]), unpack2x16float(w[base + 1u])),
+                vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u])));
+}

@@ -23,3 +23,15 @@ fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let hi = bitcast<vec4<f32>>(vec4<u32>(w[base + 4u], w[base + 5u], w[base + 6u], w[base + 7u]));
     return dot(lo, xl) + dot(hi, xh);
 }
+
+// GEMM path (see q4_1.wgsl).
+struct Unit {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+fn unit_w(row: u32, u: u32) -> Unit {
+    let base = row * wp.k + u * 8u;
+    return Unit(bitcast<vec4<f32>>(vec4<u32>(w[base], w[base + 1u], w[base + 2u], w[base + 3u])),
+                bitcast<vec4<f32>>(vec4<u32>(w[base + 4u], w[base + 5u], w[base + 6u], w[base + 7u])));
+}
