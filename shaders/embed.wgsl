@@ -23,8 +23,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // Ids come from our tokenizer or sampler; clamp anyway so a bad id can
     // never read outside the table.
     let id = min(tokens[step.pos0 + t], wp.n - 1u);
-    let v = deq_unit(id, u);
-    for (var i = 0u; i < 8u; i++) {
-        y[t * wp.k + unit_col(u, i)] = v[i] * wp.aux;
+    let v = unit_w(id, u);
+    let c = unit_x(u) + vec2<u32>(t * wp.k);
+    for (var i = 0u; i < 4u; i++) {
+        y[c.x + i] = v.lo[i] * wp.aux;
+        y[c.y + i] = v.hi[i] * wp.aux;
     }
 }

@@ -1,20 +1,6 @@
 // F16 weights: two halves per word, even element in the low half.
-fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
-    let base = (row * wp.k + u * 8u) / 2u;
-    var o: array<f32, 8>;
-    for (var i = 0u; i < 4u; i++) {
-        let h = unpack2x16float(w[base + i]);
-        o[2u * i] = h.x;
-        o[2u * i + 1u] = h.y;
-    }
-    return o;
-}
 
-fn unit_col(u: u32, i: u32) -> u32 {
-    return u * 8u + i;
-}
-
-// Matvec fast path (see q4_1.wgsl): a unit is 8 consecutive columns.
+// Matvec path (see q4_1.wgsl): a unit is 8 consecutive columns.
 fn unit_x(u: u32) -> vec2<u32> {
     return vec2<u32>(u * 8u, u * 8u + 4u);
 }

@@ -1,24 +1,8 @@
 // Q4_0 (repacked): 4 words of nibbles per 32-block, then f16 scales two per
 // word. Byte j of a block holds column j (low nibble) and j+16 (high nibble),
 // so unit u (word j = u % 4) covers columns 4j..4j+3 and 4j+16..4j+19.
-fn deq_unit(row: u32, u: u32) -> array<f32, 8> {
-    let b = row * (wp.k / 32u) + u / 4u;
-    let sw = unpack2x16float(w[wp.scale_offset + b / 2u]);
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
-    let q = w[b * 4u + u % 4u];
-    var o: array<f32, 8>;
-    for (var i = 0u; i < 4u; i++) {
-        o[i] = (f32(extractBits(q, 8u * i, 4u)) - 8.0) * d;
-        o[i + 4u] = (f32(extractBits(q, 8u * i + 4u, 4u)) - 8.0) * d;
-    }
-    return o;
-}
 
-fn unit_col(u: u32, i: u32) -> u32 {
-    return (u / 4u) * 32u + (u % 4u) * 4u + (i % 4u) + (i / 4u) * 16u;
-}
-
-// Matvec fast path (see q4_1.wgsl).
+// Matvec path (see q4_1.wgsl).
 fn unit_x(u: u32) -> vec2<u32> {
     let c = (u / 4u) * 32u + (u % 4u) * 4u;
     return vec2<u32>(c, c + 16u);

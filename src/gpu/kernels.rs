@@ -98,7 +98,8 @@ impl Kernel {
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
-/// The WGSL decoder of a weight type (`deq_unit`, `unit_col`).
+/// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
+/// sits), `unit_dot` (matvec) and `unit_w` (dequantized unit, GEMM/embed).
 pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
     Ok(match ty {
         GgmlType::F32 => include_str!("../../shaders/quant/f32.wgsl"),
