@@ -10,7 +10,7 @@ pub use kernels::{kernel_source, Binding, Kernel};
 pub use readback::TokenRing;
 
 /// Per-step parameters shared by every kernel (WGSL `Step` in
-/// shaders/common.wgsl; `kernels::tests` checks the two agree).
+/// shaders/common.wgsl; `ops::params::tests` checks the two agree).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct StepParams {

@@ -1,6 +1,7 @@
 //! The op builders. Each documents its buffer shapes; `max_tokens` is the
 //! largest step the bound buffers must hold.
 
+use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams};
 use super::{need, to_u32, Dispatch, Grid, Weight};
 use crate::gpu::{Gpu, Kernel};
 use crate::{Error, Result};
@@ -143,7 +144,12 @@ pub fn rmsnorm(
     need(x, (max_tokens * dim) as u64, "rmsnorm x")?;
     need(y, (max_tokens * dim) as u64, "rmsnorm y")?;
     need(w, dim as u64, "rmsnorm weight")?;
-    let params = [to_u32(dim, "rmsnorm dim")?, eps.to_bits(), 0, 0];
+    let params = NormParams {
+        dim: to_u32(dim, "rmsnorm dim")?,
+        eps,
+        _pad0: 0,
+        _pad1: 0,
+    };
     Dispatch::new(
         gpu,
         Kernel::RmsNorm,
@@ -228,16 +234,16 @@ pub fn rope_kv(
     need(qkv, (max_tokens * s.qkv_width()) as u64, "rope qkv")?;
     need(kc, s.cache_elems() as u64, "k cache")?;
     need(vc, s.cache_elems() as u64, "v cache")?;
-    let params = [
-        to_u32(s.n_heads, "n_heads")?,
-        to_u32(s.n_kv_heads, "n_kv_heads")?,
-        to_u32(s.head_dim, "head_dim")?,
-        to_u32(rope.rope_dim, "rope_dim")?,
-        to_u32(s.ctx, "ctx")?,
-        u32::from(rope.neox),
-        rope.theta.to_bits(),
-        0,
-    ];
+    let params = RopeParams {
+        n_heads: to_u32(s.n_heads, "n_heads")?,
+        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
+        head_dim: to_u32(s.head_dim, "head_dim")?,
+        rope_dim: to_u32(rope.rope_dim, "rope_dim")?,
+        ctx: to_u32(s.ctx, "ctx")?,
+        neox: u32::from(rope.neox),
+        theta: rope.theta,
+        _pad: 0,
+    };
     let slots = to_u32(s.qkv_width() / 2, "rope slots")?;
     Dispatch::new(
         gpu,
@@ -276,16 +282,16 @@ pub fn attention(
         (max_tokens * s.n_heads * s.head_dim) as u64,
         "attention out",
     )?;
-    let params = [
-        to_u32(s.n_heads, "n_heads")?,
-        to_u32(s.n_kv_heads, "n_kv_heads")?,
-        to_u32(s.head_dim, "head_dim")?,
-        to_u32(s.ctx, "ctx")?,
-        to_u32(window, "window")?,
-        0,
-        scale.to_bits(),
-        0,
-    ];
+    let params = AttnParams {
+        n_heads: to_u32(s.n_heads, "n_heads")?,
+        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
+        head_dim: to_u32(s.head_dim, "head_dim")?,
+        ctx: to_u32(s.ctx, "ctx")?,
+        window: to_u32(window, "window")?,
+        _pad0: 0,
+        scale,
+        _pad1: 0,
+    };
     let heads = to_u32(s.n_heads, "n_heads")?;
     Dispatch::new(
         gpu,
@@ -308,7 +314,12 @@ pub fn silu_mul(
 ) -> Result<Dispatch> {
     need(a, (max_tokens * 2 * n) as u64, "silu_mul input")?;
     need(h, (max_tokens * n) as u64, "silu_mul output")?;
-    let params = [to_u32(n, "silu_mul n")?, 0, 0, 0];
+    let params = SiluParams {
+        n: to_u32(n, "silu_mul n")?,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
     let groups = to_u32(n, "silu_mul n")?.div_ceil(64);
     Dispatch::new(
         gpu,
@@ -331,7 +342,12 @@ pub fn sample(
     tokens: &wgpu::Buffer,
 ) -> Result<Dispatch> {
     need(logits, vocab as u64, "sample logits")?;
-    let params = [to_u32(vocab, "vocab")?, 0, 0, 0];
+    let params = SampleParams {
+        vocab: to_u32(vocab, "vocab")?,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
     Dispatch::new(
         gpu,
         Kernel::Sample,

@@ -4,6 +4,7 @@
 //! Nothing here runs per token except `Dispatch::encode`.
 
 mod builders;
+pub mod params;
 mod weight;
 
 pub use builders::*;

@@ -1,6 +1,7 @@
 //! A weight matrix in GPU memory, still quantized, in the repacked layout of
 //! `quant::repack` that the WGSL decoders read.
 
+use super::params::WParams;
 use crate::gguf::GgmlType;
 use crate::gpu::Gpu;
 use crate::{quant, Error, Result};
@@ -52,12 +53,12 @@ impl Weight {
 
     /// GPU-side parameter block shared by matvec, gemm and embed
     /// (WGSL `WParams`): k, n, scale offset, aux.
-    pub(crate) fn params(&self, n: usize, aux: f32) -> Result<[u32; 4]> {
-        Ok([
-            super::to_u32(self.cols, "weight cols")?,
-            super::to_u32(n, "weight rows")?,
-            self.scale_offset,
-            aux.to_bits(),
-        ])
+    pub(crate) fn params(&self, n: usize, aux: f32) -> Result<WParams> {
+        Ok(WParams {
+            k: super::to_u32(self.cols, "weight cols")?,
+            n: super::to_u32(n, "weight rows")?,
+            scale_offset: self.scale_offset,
+            aux,
+        })
     }
 }
