@@ -1,9 +1,10 @@
 //! Streaming load: GGUF bytes arrive in chunks of any size; the header is
 //! parsed once enough has arrived, then each tensor goes to the GPU as soon
-//! as its bytes are complete. Only the header prefix, the tensor being
+//! as its bytes are complete; large single weights (the embedding) go in
+//! slabs of rows of about 1 MiB. Only the header prefix, the unit being
 //! received and the parts of a fused weight still waiting for their
 //! siblings (q/k before v, gate before up) are held, so peak memory stays
-//! far below the model size.
+//! far below the model size (SmolLM2, 98 MB: about 3-5 MB).
 //!
 //! `LlamaGpu::load` (a whole file in memory) runs the same path: the file
 //! is one chunk, and tensors lying wholly inside a chunk are uploaded
@@ -87,8 +88,11 @@ pub(crate) struct Body {
     plan: Vec<Planned>,
     /// Index in `plan` of the tensor being received.
     next: usize,
-    /// Bytes of `plan[next]` received so far, when it spans chunks.
+    /// Bytes of the current unit (tensor, or slab of a sliced tensor)
+    /// received so far, when it spans chunks.
     cur: Vec<u8>,
+    /// `plan[next]` being uploaded slab by slab.
+    slab: Option<Sliced>,
     layers: Vec<LayerSlots>,
     embd: Option<Weight>,
     output: Option<Weight>,
@@ -163,6 +167,7 @@ impl Body {
             plan,
             next: 0,
             cur: Vec::new(),
+            slab: None,
             layers,
             embd: None,
             output: None,
@@ -188,7 +193,8 @@ impl Body {
     }
 
     /// Takes `bytes`, which start at file offset `pos`; uploads every tensor
-    /// they complete. Bytes outside needed tensors are skipped.
+    /// (or slab of rows of a large tensor) they complete. Bytes outside
+    /// needed tensors are skipped.
     pub fn feed(&mut self, gpu: &Gpu, mut pos: u64, mut bytes: &[u8]) -> Result<()> {
         while !bytes.is_empty() {
             let Some(t) = self.plan.get(self.next) else {
@@ -201,19 +207,28 @@ impl Body {
                 pos += skip as u64;
                 continue;
             }
-            let have = self.cur.len() as u64;
+            if self.slab.is_none() && self.cur.is_empty() && pos == offset {
+                self.slab = Sliced::start(gpu, t)?;
+            }
+            let done = self.slab.as_ref().map_or(0, |s| s.done);
+            let have = done + self.cur.len() as u64;
             if pos != offset + have {
                 // Only possible when a chunk starts past bytes we never got.
                 return Err(Error::bad_gguf(&t.name, "tensor bytes out of order"));
             }
-            let need = to_usize(size - have, &t.name)?;
+            // The unit to complete: the next slab, or the whole tensor.
+            let unit = self
+                .slab
+                .as_ref()
+                .map_or(size, |s| s.slab_bytes.min(size - done));
+            let need = to_usize(unit, &t.name)? - self.cur.len();
             if self.cur.is_empty() && bytes.len() >= need {
-                // The whole tensor is in this chunk: no copy.
+                // The whole unit is in this chunk: no copy.
                 self.note_peak();
-                self.deliver(gpu, self.next, &bytes[..need])?;
+                self.complete_unit(gpu, &bytes[..need])?;
             } else {
                 if self.cur.is_empty() {
-                    self.cur.reserve_exact(to_usize(size, &t.name)?);
+                    self.cur.reserve_exact(to_usize(unit, &t.name)?);
                 }
                 let take = need.min(bytes.len());
                 self.cur.extend_from_slice(&bytes[..take]);
@@ -222,12 +237,43 @@ impl Body {
                     return Ok(());
                 }
                 let data = std::mem::take(&mut self.cur);
-                self.deliver(gpu, self.next, &data)?;
+                self.complete_unit(gpu, &data)?;
+                if self.slab.is_some() {
+                    // Reuse the slab buffer for the next slab.
+                    self.cur = data;
+                    self.cur.clear();
+                }
             }
             bytes = &bytes[need..];
             pos += need as u64;
-            self.next += 1;
         }
+        Ok(())
+    }
+
+    /// Uploads a completed unit of `plan[next]`; moves to the next tensor
+    /// once the tensor is complete.
+    fn complete_unit(&mut self, gpu: &Gpu, data: &[u8]) -> Result<()> {
+        let Some(s) = self.slab.as_mut() else {
+            self.deliver(gpu, self.next, data)?;
+            self.next += 1;
+            return Ok(());
+        };
+        s.write(gpu, data)?;
+        if s.done < self.plan[self.next].size {
+            return Ok(());
+        }
+        let w = s.weight(&self.plan[self.next]);
+        self.slab = None;
+        self.cur = Vec::new();
+        match self.plan[self.next].role {
+            Role::Embd => self.embd = Some(w),
+            Role::Output => self.output = Some(w),
+            Role::Wo(l) => slot(&mut self.layers, l)?.wo = Some(w),
+            Role::Down(l) => slot(&mut self.layers, l)?.down = Some(w),
+            _ => return Err(Error::shape(&self.plan[self.next].name, "cannot be sliced")),
+        }
+        gpu.queue.submit(std::iter::empty());
+        self.next += 1;
         Ok(())
     }
 
@@ -311,6 +357,165 @@ impl Body {
             out_norm: self.out_norm.ok_or_else(|| missing(OUTPUT_NORM))?,
             layers,
         })
+    }
+}
+
+/// Tensors above this size are uploaded in slabs of rows of about this
+/// size, so a large embedding is never held whole.
+pub const SLAB_BYTES: u64 = 1 << 20;
+
+/// A weight uploaded slab by slab into a buffer allocated up front. The
+/// layout of `quant::repack` (all quant words, then all scale words, both
+/// in block order) lets each slab of `rows` rows be repacked alone and
+/// written at its place: with an even block count per full slab, the
+/// pairs of f16 scales sharing a word never straddle two slabs.
+struct Sliced {
+    buf: wgpu::Buffer,
+    ty: GgmlType,
+    cols: usize,
+    layout: SlabLayout,
+    /// Bytes of one full slab in the GGUF.
+    slab_bytes: u64,
+    /// Slabs written so far, and their bytes.
+    j: usize,
+    done: u64,
+}
+
+/// Where the words of each slab go, in `u32` words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SlabLayout {
+    /// Rows per full slab (even).
+    rows: usize,
+    /// Quant words of a full slab; scale words of a full slab.
+    quant: usize,
+    scale: usize,
+    /// First scale word of the whole weight; total words.
+    scale_offset: usize,
+    total: usize,
+}
+
+impl SlabLayout {
+    /// The layout of a `rows x cols` `ty` weight cut into slabs of
+    /// `slab_rows` (even) rows, learnt by repacking zero slabs (zero is a
+    /// valid value of every type).
+    fn new(ty: GgmlType, rows: usize, cols: usize, slab_rows: usize) -> Result<SlabLayout> {
+        let row_bytes = to_usize(
+            ty.bytes_for(cols as u64)
+                .ok_or_else(|| Error::shape("slab", "row size"))?,
+            "slab",
+        )?;
+        let n_full = rows / slab_rows;
+        let rest = rows % slab_rows;
+        let split = |r: usize| -> Result<(usize, usize)> {
+            if r == 0 {
+                return Ok((0, 0));
+            }
+            let p = crate::quant::repack(ty, &vec![0u8; r * row_bytes], r, cols)?;
+            let q = if p.scale_offset == 0 {
+                p.words.len()
+            } else {
+                p.scale_offset as usize
+            };
+            Ok((q, p.words.len() - q))
+        };
+        let (quant, scale) = split(slab_rows)?;
+        let (rq, rs) = split(rest)?;
+        let scale_offset = n_full * quant + rq;
+        Ok(SlabLayout {
+            rows: slab_rows,
+            quant,
+            scale,
+            scale_offset,
+            total: scale_offset + n_full * scale + rs,
+        })
+    }
+
+    /// Word offsets of slab `j`'s quant and scale words.
+    fn offsets(&self, j: usize) -> (usize, usize) {
+        (j * self.quant, self.scale_offset + j * self.scale)
+    }
+}
+
+impl Sliced {
+    /// Starts a sliced upload of `t` when it is a large single weight.
+    fn start(gpu: &Gpu, t: &Planned) -> Result<Option<Sliced>> {
+        let single = matches!(
+            t.role,
+            Role::Embd | Role::Output | Role::Wo(_) | Role::Down(_)
+        );
+        let unit = if t.ty.block_elems() == 1 {
+            8
+        } else {
+            t.ty.block_elems() as usize
+        };
+        let repackable = matches!(
+            t.ty,
+            GgmlType::F32 | GgmlType::F16 | GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q4_1
+        );
+        let row_bytes = t.size / t.rows.max(1) as u64;
+        if !single
+            || !repackable
+            || t.size <= SLAB_BYTES
+            || t.cols == 0
+            || !t.cols.is_multiple_of(unit)
+            || row_bytes == 0
+        {
+            // Small, fused, or left to `Weight::upload` to accept or refuse.
+            return Ok(None);
+        }
+        let slab_rows = (to_usize(SLAB_BYTES / row_bytes, &t.name)? & !1).max(2);
+        if slab_rows >= t.rows {
+            return Ok(None);
+        }
+        let layout = SlabLayout::new(t.ty, t.rows, t.cols, slab_rows)?;
+        if u32::try_from(layout.total).is_err() {
+            return Ok(None);
+        }
+        let buf = gpu.storage(&t.name, layout.total as u64 * 4)?;
+        Ok(Some(Sliced {
+            buf,
+            ty: t.ty,
+            cols: t.cols,
+            layout,
+            slab_bytes: slab_rows as u64 * row_bytes,
+            j: 0,
+            done: 0,
+        }))
+    }
+
+    /// Repacks the next slab (`data`, whole rows) and writes it in place.
+    fn write(&mut self, gpu: &Gpu, data: &[u8]) -> Result<()> {
+        let l = &self.layout;
+        let row_bytes = to_usize(self.slab_bytes, "slab")? / l.rows;
+        let rows = data.len() / row_bytes.max(1);
+        let p = crate::quant::repack(self.ty, data, rows, self.cols)?;
+        let (qo, so) = l.offsets(self.j);
+        let q = if p.scale_offset == 0 {
+            p.words.len()
+        } else {
+            p.scale_offset as usize
+        };
+        let (qw, sw) = p.words.split_at(q);
+        for (at, words) in [(qo, qw), (so, sw)] {
+            if !words.is_empty() {
+                gpu.queue
+                    .write_buffer(&self.buf, at as u64 * 4, bytemuck::cast_slice(words));
+            }
+        }
+        self.j += 1;
+        self.done += data.len() as u64;
+        Ok(())
+    }
+
+    /// The finished weight.
+    fn weight(&self, t: &Planned) -> Weight {
+        Weight {
+            buf: self.buf.clone(),
+            ty: self.ty,
+            rows: t.rows,
+            cols: self.cols,
+            scale_offset: self.layout.scale_offset as u32,
+        }
     }
 }
 
@@ -468,7 +673,7 @@ impl StreamLoader {
                     format!("metadata and tensor infos exceed {MAX_HEADER_BYTES} bytes"),
                 ));
             }
-            self.next_try = self.header.len().saturating_mul(2);
+            self.next_try = self.header.len().saturating_mul(2).max(4096);
             return Ok(());
         };
         let mut body = Body::new(&g)?;
@@ -510,5 +715,53 @@ impl StreamLoader {
         let weights = body.finish()?;
         let model = LlamaGpu::assemble(gpu, config, weights, ctx, max_batch)?;
         Ok((g, model))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slabs repacked alone and written at `SlabLayout::offsets` give the
+    /// words of one whole repack, for every type, with an odd number of
+    /// blocks per row and a short last slab.
+    #[test]
+    fn slabs_assemble_to_the_whole_repack() {
+        let (rows, cols, slab_rows) = (13, 96, 4); // 3 blocks per row
+        for ty in [
+            GgmlType::F32,
+            GgmlType::F16,
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+        ] {
+            let row_bytes = ty.bytes_for(cols as u64).unwrap() as usize;
+            let mut x = 12345u32;
+            let bytes: Vec<u8> = (0..rows * row_bytes)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 24) as u8
+                })
+                .collect();
+            let whole = crate::quant::repack(ty, &bytes, rows, cols).unwrap();
+            let l = SlabLayout::new(ty, rows, cols, slab_rows).unwrap();
+            assert_eq!(l.total, whole.words.len(), "{ty:?}");
+            if whole.scale_offset != 0 {
+                assert_eq!(l.scale_offset, whole.scale_offset as usize, "{ty:?}");
+            }
+            let mut got = vec![0u32; l.total];
+            for (j, slab) in bytes.chunks(slab_rows * row_bytes).enumerate() {
+                let p = crate::quant::repack(ty, slab, slab.len() / row_bytes, cols).unwrap();
+                let q = if p.scale_offset == 0 {
+                    p.words.len()
+                } else {
+                    p.scale_offset as usize
+                };
+                let (qo, so) = l.offsets(j);
+                got[qo..qo + q].copy_from_slice(&p.words[..q]);
+                got[so..so + p.words.len() - q].copy_from_slice(&p.words[q..]);
+            }
+            assert_eq!(got, whole.words, "{ty:?}");
+        }
     }
 }
