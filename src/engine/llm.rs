@@ -3,7 +3,9 @@
 
 use crate::gguf::{self, Gguf};
 use crate::gpu::{Gpu, GpuInfo};
+use crate::model::config::LlamaConfig;
 use crate::model::llama_gpu::LlamaGpu;
+use crate::model::loader::StreamLoader;
 use crate::tokenizer::{StreamDecoder, Tokenizer};
 use crate::{Error, Result};
 
@@ -93,27 +95,50 @@ pub struct Engine {
     pub tokenizer: Tokenizer,
     chat_template: Option<String>,
     info: ModelInfo,
+    /// The generation started by `start_generate`, until `finish_generate`.
+    gen: Option<TextGen>,
 }
 
-impl Engine {
-    /// Parses `file` (a whole GGUF), opens the GPU and uploads the model.
-    pub async fn load(file: &[u8], opts: &LoadOptions) -> Result<Engine> {
-        let g = gguf::parse(file)?;
-        // Reject what we cannot run before touching the GPU.
-        crate::model::config::LlamaConfig::from_gguf(&g)?;
-        Tokenizer::from_gguf(&g)?;
-        let gpu = Gpu::new().await?;
-        Self::load_on(gpu, &g, file, opts)
-    }
+/// Text-side state of a stepped generation.
+struct TextGen {
+    prompt: Vec<u32>,
+    decoder: StreamDecoder,
+    stops: StopMatcher,
+    /// Everything shown so far.
+    text: String,
+    /// Set when the generation has ended.
+    reason: Option<FinishReason>,
+    /// The session's ids and timings, once ended.
+    result: Option<(Vec<u32>, GenStats)>,
+}
 
-    /// As `load`, on an opened GPU with a parsed header.
-    pub fn load_on(gpu: Gpu, g: &Gguf, file: &[u8], opts: &LoadOptions) -> Result<Engine> {
+/// A piece of generated text and the ids that produced it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Chunk {
+    pub text: String,
+    pub tokens: Vec<u32>,
+}
+
+/// A final chunk, if it carries anything.
+fn chunk(text: String, tokens: Vec<u32>) -> Option<Chunk> {
+    (!text.is_empty() || !tokens.is_empty()).then_some(Chunk { text, tokens })
+}
+
+/// What the header allows to check and build before any weight is used.
+struct Prepared {
+    config: LlamaConfig,
+    tokenizer: Tokenizer,
+    ctx: usize,
+}
+
+impl Prepared {
+    /// Checks that the model and tokenizer can run with `opts`.
+    fn new(g: &Gguf, opts: &LoadOptions) -> Result<Prepared> {
         if opts.ctx == 0 {
             return Err(Error::option("ctx", "must be > 0"));
         }
-        let config = crate::model::config::LlamaConfig::from_gguf(g)?;
+        let config = LlamaConfig::from_gguf(g)?;
         let tokenizer = Tokenizer::from_gguf(g)?;
-        let arch = g.get_str("general.architecture")?.unwrap_or("").to_string();
         if tokenizer.vocab_size() != config.vocab_size {
             return Err(Error::bad_gguf(
                 "tokenizer.ggml.tokens",
@@ -125,26 +150,126 @@ impl Engine {
             ));
         }
         let ctx = opts.ctx.min(config.context_length);
-        let model = LlamaGpu::load(&gpu, g, file, ctx, opts.max_batch)?;
-        let info = ModelInfo {
-            architecture: arch,
-            name: g.get_str("general.name")?.unwrap_or("").to_string(),
-            n_layers: config.n_layers,
-            dim: config.dim,
-            vocab_size: config.vocab_size,
-            context_length: config.context_length,
+        Ok(Prepared {
+            config,
+            tokenizer,
             ctx,
-            file_bytes: file.len() as u64,
+        })
+    }
+
+    /// The engine around an uploaded `model`.
+    fn engine(self, gpu: Gpu, g: &Gguf, model: LlamaGpu, file_bytes: u64) -> Result<Engine> {
+        let c = &self.config;
+        let info = ModelInfo {
+            architecture: g.get_str("general.architecture")?.unwrap_or("").to_string(),
+            name: g.get_str("general.name")?.unwrap_or("").to_string(),
+            n_layers: c.n_layers,
+            dim: c.dim,
+            vocab_size: c.vocab_size,
+            context_length: c.context_length,
+            ctx: self.ctx,
+            file_bytes,
             gpu_bytes: model.gpu_bytes,
             adapter: gpu.info.clone(),
         };
         let chat_template = g.get_str("tokenizer.chat_template")?.map(str::to_string);
         Ok(Engine {
             session: Session::new(gpu, model),
-            tokenizer,
+            tokenizer: self.tokenizer,
             chat_template,
             info,
+            gen: None,
         })
+    }
+}
+
+/// A streaming load in progress (`Engine::load_streaming`): the GPU, the
+/// loader, and the tokenizer once the header has arrived.
+pub struct EngineLoader {
+    gpu: Gpu,
+    loader: StreamLoader,
+    opts: LoadOptions,
+    prepared: Option<Prepared>,
+}
+
+impl EngineLoader {
+    /// A streaming load of a `total_len`-byte GGUF onto `gpu`.
+    pub fn new(gpu: Gpu, total_len: u64, opts: &LoadOptions) -> EngineLoader {
+        EngineLoader {
+            gpu,
+            loader: StreamLoader::new(total_len),
+            opts: opts.clone(),
+            prepared: None,
+        }
+    }
+
+    /// Takes the next chunk of the file (any size, in order). Fails as soon
+    /// as the header shows a model or tokenizer that cannot run.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        self.loader.push(&self.gpu, chunk)?;
+        if self.prepared.is_none() {
+            if let Some(g) = self.loader.header() {
+                self.prepared = Some(Prepared::new(g, &self.opts)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes pushed so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.loader.received_bytes()
+    }
+
+    /// Most bytes the loader held at once (see `StreamLoader`).
+    pub fn peak_buffered_bytes(&self) -> usize {
+        self.loader.peak_buffered_bytes()
+    }
+
+    /// The engine, once every byte has arrived; a truncated file is an
+    /// error (`bad_gguf`).
+    pub fn finish(self) -> Result<Engine> {
+        let total = self.loader.total_len();
+        let Some(p) = self.prepared else {
+            return Err(Error::bad_gguf(
+                "file",
+                format!(
+                    "truncated: {} of {total} bytes, header incomplete",
+                    self.loader.received_bytes()
+                ),
+            ));
+        };
+        let (g, model) = self.loader.finish(&self.gpu, p.ctx, self.opts.max_batch)?;
+        p.engine(self.gpu, &g, model, total)
+    }
+}
+
+impl Engine {
+    /// Parses `file` (a whole GGUF), opens the GPU and uploads the model.
+    pub async fn load(file: &[u8], opts: &LoadOptions) -> Result<Engine> {
+        let g = gguf::parse(file)?;
+        // Reject what we cannot run before touching the GPU.
+        LlamaConfig::from_gguf(&g)?;
+        Tokenizer::from_gguf(&g)?;
+        let gpu = Gpu::new().await?;
+        Self::load_on(gpu, &g, file, opts)
+    }
+
+    /// As `load`, on an opened GPU with a parsed header.
+    pub fn load_on(gpu: Gpu, g: &Gguf, file: &[u8], opts: &LoadOptions) -> Result<Engine> {
+        let p = Prepared::new(g, opts)?;
+        let model = LlamaGpu::load(&gpu, g, file, p.ctx, opts.max_batch)?;
+        p.engine(gpu, g, model, file.len() as u64)
+    }
+
+    /// Opens the GPU for a streaming load of a GGUF of `total_len` bytes:
+    /// push the file's chunks in order into the returned loader, then
+    /// `finish` it. Tensors go to the GPU as they arrive.
+    pub async fn load_streaming(total_len: u64, opts: &LoadOptions) -> Result<EngineLoader> {
+        if opts.ctx == 0 {
+            return Err(Error::option("ctx", "must be > 0"));
+        }
+        let gpu = Gpu::new().await?;
+        Ok(EngineLoader::new(gpu, total_len, opts))
     }
 
     /// Model and adapter facts.
@@ -179,52 +304,116 @@ impl Engine {
     }
 
     /// Generates after `prompt` (token ids), streaming text to `on_text`,
-    /// which may stop generation by returning `Flow::Stop`.
+    /// which may stop generation by returning `Flow::Stop`. A loop over
+    /// `start_generate` / `next_chunk` / `finish_generate`.
     pub async fn generate(
         &mut self,
         prompt: &[u32],
         opts: &GenerateOptions,
         mut on_text: impl FnMut(&str) -> Flow,
     ) -> Result<Generation> {
-        let mut decoder = StreamDecoder::new();
-        let mut stops = StopMatcher::new(&opts.stop);
-        let mut text = String::new();
-        let mut reason = FinishReason::Length;
-        let tokenizer = &self.tokenizer;
-        let (tokens, stats) = self
-            .session
-            .generate(prompt, &opts.sampler, opts.max_tokens, |id| {
-                if tokenizer.is_eog(id) {
-                    reason = FinishReason::Stop;
-                    return Ok(Flow::Stop);
-                }
-                let piece = decoder.push(tokenizer, id)?;
-                let (shown, hit) = stops.push(&piece);
-                text.push_str(&shown);
-                if !shown.is_empty() && on_text(&shown) == Flow::Stop {
-                    reason = FinishReason::Aborted;
-                    return Ok(Flow::Stop);
-                }
-                if hit {
-                    reason = FinishReason::Stop;
-                    return Ok(Flow::Stop);
-                }
-                Ok(Flow::Continue)
-            })
-            .await?;
-        if reason == FinishReason::Length {
-            let (tail, _) = stops.push(&decoder.finish());
-            let tail = tail + &stops.finish();
-            if !tail.is_empty() {
-                on_text(&tail);
-                text.push_str(&tail);
+        self.start_generate(prompt, opts)?;
+        while let Some(c) = self.next_chunk().await? {
+            if !c.text.is_empty() && on_text(&c.text) == Flow::Stop {
+                self.abort()?;
+                break;
             }
         }
+        self.finish_generate()
+    }
+
+    /// Starts generating after `prompt` (token ids); `next_chunk` then
+    /// yields the text. A generation still running is aborted first.
+    pub fn start_generate(&mut self, prompt: &[u32], opts: &GenerateOptions) -> Result<()> {
+        self.gen = None;
+        self.session.start(prompt, &opts.sampler, opts.max_tokens)?;
+        self.gen = Some(TextGen {
+            prompt: prompt.to_vec(),
+            decoder: StreamDecoder::new(),
+            stops: StopMatcher::new(&opts.stop),
+            text: String::new(),
+            reason: None,
+            result: None,
+        });
+        Ok(())
+    }
+
+    /// The next piece of text with the ids that made it, or `None` when
+    /// the generation has ended (see `finish_generate`). Text that may be
+    /// the start of a stop string or of a UTF-8 character is held back; the
+    /// last chunk may have empty text (an end-of-generation id).
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let r = self.next_chunk_inner().await;
+        if r.is_err() {
+            // Keep the session usable; the error is what the caller sees.
+            let _ = self.session.cancel();
+            self.gen = None;
+        }
+        r
+    }
+
+    async fn next_chunk_inner(&mut self) -> Result<Option<Chunk>> {
+        let mut tokens = Vec::new();
+        loop {
+            let Some(g) = self.gen.as_mut().filter(|g| g.reason.is_none()) else {
+                return Ok(None);
+            };
+            let Some(id) = self.session.next_token().await? else {
+                // max_tokens or the context reached: release held text.
+                let (tail, _) = g.stops.push(&g.decoder.finish());
+                let text = tail + &g.stops.finish();
+                g.text.push_str(&text);
+                g.reason = Some(FinishReason::Length);
+                g.result = Some(self.session.finish()?);
+                return Ok(chunk(text, tokens));
+            };
+            tokens.push(id);
+            if self.tokenizer.is_eog(id) {
+                g.reason = Some(FinishReason::Stop);
+                g.result = Some(self.session.finish()?);
+                return Ok(chunk(String::new(), tokens));
+            }
+            let piece = g.decoder.push(&self.tokenizer, id)?;
+            let (shown, hit) = g.stops.push(&piece);
+            g.text.push_str(&shown);
+            if hit {
+                g.reason = Some(FinishReason::Stop);
+                g.result = Some(self.session.finish()?);
+                return Ok(chunk(shown, tokens));
+            }
+            if !shown.is_empty() {
+                return Ok(Some(Chunk {
+                    text: shown,
+                    tokens,
+                }));
+            }
+        }
+    }
+
+    /// Stops the running generation (finish reason `Aborted`); the engine
+    /// stays usable. Does nothing when none runs.
+    pub fn abort(&mut self) -> Result<()> {
+        if let Some(g) = self.gen.as_mut().filter(|g| g.reason.is_none()) {
+            g.reason = Some(FinishReason::Aborted);
+            g.result = Some(self.session.finish()?);
+        }
+        Ok(())
+    }
+
+    /// The finished generation: ids, text, finish reason and timings
+    /// (aborts it first when it still runs).
+    pub fn finish_generate(&mut self) -> Result<Generation> {
+        self.abort()?;
+        let g = self
+            .gen
+            .take()
+            .ok_or_else(|| Error::option("finish_generate", "no generation was started"))?;
+        let (tokens, stats) = g.result.unwrap_or_default();
         Ok(Generation {
-            prompt_tokens: prompt.to_vec(),
+            prompt_tokens: g.prompt,
             tokens,
-            text,
-            finish_reason: reason,
+            text: g.text,
+            finish_reason: g.reason.unwrap_or(FinishReason::Aborted),
             stats,
         })
     }

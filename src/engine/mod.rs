@@ -7,7 +7,9 @@ pub mod session;
 pub mod stop;
 pub mod template;
 
-pub use llm::{Engine, FinishReason, GenerateOptions, Generation, LoadOptions, ModelInfo};
+pub use llm::{
+    Chunk, Engine, EngineLoader, FinishReason, GenerateOptions, Generation, LoadOptions, ModelInfo,
+};
 pub use sampler::SamplerParams;
 pub use session::{Flow, GenStats, Scores, Session};
 pub use template::ChatMessage;

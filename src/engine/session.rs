@@ -45,6 +45,24 @@ pub struct Session {
     ring: TokenRing,
     /// Tokens whose keys and values are in the cache, positions 0..len.
     history: Vec<u32>,
+    /// The generation started by `start`, until `finish`.
+    gen: Option<Gen>,
+}
+
+/// State of a stepped generation.
+struct Gen {
+    prompt: Vec<u32>,
+    sp: SamplerParams,
+    /// `max_new`, capped by the context.
+    max_new: usize,
+    /// Ids read back so far.
+    out: Vec<u32>,
+    stats: GenStats,
+    t0: f64,
+    t_first: f64,
+    t_last: f64,
+    /// Ended: `history` is up to date and nothing is in flight.
+    done: bool,
 }
 
 fn now_ms() -> f64 {
@@ -72,6 +90,7 @@ impl Session {
             model,
             ring,
             history: Vec::new(),
+            gen: None,
         }
     }
 
@@ -82,6 +101,7 @@ impl Session {
 
     /// Forgets the cache contents.
     pub fn reset(&mut self) {
+        self.gen = None;
         self.history.clear();
     }
 
@@ -143,7 +163,8 @@ impl Session {
     /// Greedy or sampled generation after `prompt`. Reuses the cached
     /// prefix shared with the previous call. `on_token` sees each id as it
     /// arrives and may stop the loop. Stops by itself after `max_new`
-    /// tokens or at the end of the context.
+    /// tokens or at the end of the context. A loop over `start` /
+    /// `next_token` / `finish`.
     pub async fn generate(
         &mut self,
         prompt: &[u32],
@@ -151,6 +172,27 @@ impl Session {
         max_new: usize,
         mut on_token: impl FnMut(u32) -> Result<Flow>,
     ) -> Result<(Vec<u32>, GenStats)> {
+        self.start(prompt, sp, max_new)?;
+        while let Some(id) = self.next_token().await? {
+            match on_token(id) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => break,
+                Err(e) => {
+                    // The callback's error wins over a GPU fault here.
+                    let _ = self.cancel();
+                    return Err(e);
+                }
+            }
+        }
+        self.finish()
+    }
+
+    /// Starts a generation after `prompt` (prefill submitted, nothing read
+    /// yet); `next_token` then yields the ids. A generation still running
+    /// is cancelled first.
+    pub fn start(&mut self, prompt: &[u32], sp: &SamplerParams, max_new: usize) -> Result<()> {
+        self.cancel()?;
+        self.gen = None;
         sp.validate()?;
         let ctx = self.model.ctx;
         let len = prompt.len();
@@ -180,64 +222,127 @@ impl Session {
             .min(len - 1);
         self.history.truncate(keep);
         let t0 = now_ms();
-        let mut stats = GenStats {
+        let stats = GenStats {
             prompt_tokens: len,
             prefilled_tokens: len - keep,
             ..Default::default()
         };
-        let mut out = Vec::new();
+        let mut gen = Gen {
+            prompt: prompt.to_vec(),
+            sp: sp.clone(),
+            max_new: max_new.min(ctx - len),
+            out: Vec::new(),
+            stats,
+            t0,
+            t_first: t0,
+            t_last: t0,
+            done: false,
+        };
         if max_new == 0 {
             self.prefill(&prompt[keep..], keep, sp, &[], false);
             self.history = prompt.to_vec();
-            self.gpu.wait()?;
-            return Ok((out, stats));
+            gen.done = true;
+            self.gen = Some(gen);
+            return self.gpu.wait();
         }
         let head = std::mem::take(&mut self.model.head_last);
         self.prefill(&prompt[keep..], keep, sp, &head, true);
         self.model.head_last = head;
-        let max_new = max_new.min(ctx - len);
-        let mut t_first = t0;
-        let mut k = 0usize; // index of the next generated token to read
-        loop {
-            // Keep one step in flight: process token k (at len + k) to get k + 1.
-            let pos = len + k;
-            if k + 1 < max_new {
-                self.model
-                    .set_step(&self.gpu, &sp.step(1, pos as u32, (k + 1) as u32));
-                self.submit(
-                    &[&self.model.decode],
-                    1,
-                    Some((pos as u32 + 1, (k + 1) % self.ring.len())),
-                );
-            }
-            let id = self.ring.read(&self.gpu, k % self.ring.len()).await?;
-            if k == 0 {
-                t_first = now_ms();
-            }
-            out.push(id);
-            k += 1;
-            if on_token(id)? == Flow::Stop || k >= max_new {
-                break;
-            }
+        self.gen = Some(gen);
+        Ok(())
+    }
+
+    /// True between `start` and the end of the generation.
+    pub fn is_generating(&self) -> bool {
+        self.gen.as_ref().is_some_and(|g| !g.done)
+    }
+
+    /// The next generated id, or `None` once `max_new` ids (or the end of
+    /// the context) are reached or no generation runs. Keeps one step in
+    /// flight: step k + 1 is submitted before id k is read back.
+    pub async fn next_token(&mut self) -> Result<Option<u32>> {
+        let Some(gen) = self.gen.as_mut().filter(|g| !g.done) else {
+            return Ok(None);
+        };
+        let k = gen.out.len(); // index of the next generated token to read
+        if k >= gen.max_new {
+            self.end()?;
+            return Ok(None);
         }
-        let t_end = now_ms();
-        // The last token's KV may not be written; everything before it is.
-        self.history = prompt.to_vec();
-        self.history.extend_from_slice(&out[..out.len() - 1]);
-        self.gpu.wait()?;
-        stats.generated_tokens = out.len();
-        stats.ttft_ms = t_first - t0;
+        // Process token k (at len + k) to get k + 1.
+        let pos = gen.prompt.len() + k;
+        if k + 1 < gen.max_new {
+            self.model
+                .set_step(&self.gpu, &gen.sp.step(1, pos as u32, (k + 1) as u32));
+            self.submit(
+                &[&self.model.decode],
+                1,
+                Some((pos as u32 + 1, (k + 1) % self.ring.len())),
+            );
+        }
+        let id = match self.ring.read(&self.gpu, k % self.ring.len()).await {
+            Ok(id) => id,
+            Err(e) => {
+                // Only the reused prefix is known to be in the cache.
+                self.gen = None;
+                return Err(e);
+            }
+        };
+        let Some(gen) = self.gen.as_mut() else {
+            return Err(Error::Gpu("generation vanished during readback".into()));
+        };
+        let t = now_ms();
+        if k == 0 {
+            gen.t_first = t;
+        }
+        gen.t_last = t;
+        gen.out.push(id);
+        Ok(Some(id))
+    }
+
+    /// Ends the running generation early (an abort); the session stays
+    /// usable and its cache holds the prompt and the ids read so far.
+    pub fn cancel(&mut self) -> Result<()> {
+        self.end()
+    }
+
+    /// Ends the generation (early if still running) and returns its ids
+    /// and timings.
+    pub fn finish(&mut self) -> Result<(Vec<u32>, GenStats)> {
+        self.end()?;
+        let gen = self
+            .gen
+            .take()
+            .ok_or_else(|| Error::option("finish", "no generation was started"))?;
+        let n = gen.out.len();
+        let mut stats = gen.stats;
+        stats.generated_tokens = n;
+        stats.ttft_ms = gen.t_first - gen.t0;
         stats.prefill_tok_s = if stats.ttft_ms > 0.0 {
             stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0)
         } else {
             0.0
         };
-        stats.decode_tok_s = if out.len() > 1 && t_end > t_first {
-            (out.len() - 1) as f64 / ((t_end - t_first) / 1000.0)
+        stats.decode_tok_s = if n > 1 && gen.t_last > gen.t_first {
+            (n - 1) as f64 / ((gen.t_last - gen.t_first) / 1000.0)
         } else {
             0.0
         };
-        Ok((out, stats))
+        Ok((gen.out, stats))
+    }
+
+    /// Records what the cache holds after a generation and waits for the
+    /// step in flight. Idempotent.
+    fn end(&mut self) -> Result<()> {
+        let Some(gen) = self.gen.as_mut().filter(|g| !g.done) else {
+            return Ok(());
+        };
+        gen.done = true;
+        // The last token's KV may not be written; everything before it is.
+        let n = gen.out.len().saturating_sub(1);
+        self.history = gen.prompt.clone();
+        self.history.extend_from_slice(&gen.out[..n]);
+        self.gpu.wait()
     }
 
     /// Teacher-forced log-probabilities of `tokens` (from position 0).
@@ -253,6 +358,7 @@ impl Session {
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
             return Err(Error::Tokenizer(format!("token id {bad} out of range")));
         }
+        self.gen = None;
         self.history.clear();
         let sp = SamplerParams::default();
         let mb = self.model.max_batch;
@@ -297,6 +403,7 @@ impl Session {
                 format!("1..={} tokens", self.model.max_batch),
             ));
         }
+        self.gen = None;
         self.history.clear();
         self.gpu
             .queue

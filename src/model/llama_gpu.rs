@@ -13,9 +13,10 @@
 //! Per-step values (token count, position, sampler settings) live in one
 //! uniform written with one `write_buffer` per step.
 
-use crate::gguf::{GgmlType, Gguf};
+use crate::gguf::Gguf;
 use crate::gpu::{Gpu, StepParams};
-use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
+use crate::model::config::LlamaConfig;
+use crate::model::loader::{Body, Weights};
 use crate::ops::{self, AttnShape, Dispatch, MatvecOpts, RopeOpts, Weight};
 use crate::{Error, Result};
 
@@ -84,62 +85,20 @@ pub struct LlamaGpu {
     _weights: (Weight, Option<Weight>, Vec<LayerW>, wgpu::Buffer),
 }
 
-/// Raw GGUF bytes of tensor `name` with its type, checked against `rows x cols`.
-fn raw<'a>(
-    g: &Gguf,
-    file: &'a [u8],
-    name: &str,
-    rows: usize,
-    cols: usize,
-) -> Result<(GgmlType, &'a [u8])> {
-    let t = g
-        .tensor(name)
-        .ok_or_else(|| Error::shape(name, "tensor missing"))?;
-    let (r, c) = t.rows_cols();
-    if (r, c) != (rows as u64, cols as u64) {
-        return Err(Error::shape(
-            name,
-            format!("{r}x{c}, expected {rows}x{cols}"),
+fn check_ctx(c: &LlamaConfig, ctx: usize) -> Result<()> {
+    if ctx == 0 || ctx > c.context_length {
+        return Err(Error::option(
+            "ctx",
+            format!("{ctx} must be in 1..={}", c.context_length),
         ));
     }
-    Ok((t.ty, g.tensor_data(file, t)?))
-}
-
-/// Uploads several same-type matrices stacked by rows as one weight (the
-/// fused QKV and gate/up projections): quant blocks never cross rows, so
-/// stacking the raw bytes stacks the rows.
-fn upload_stacked(
-    gpu: &Gpu,
-    label: &str,
-    parts: &[(GgmlType, &[u8], usize)],
-    cols: usize,
-) -> Result<Weight> {
-    let ty = parts[0].0;
-    if parts.iter().any(|p| p.0 != ty) {
-        let types: Vec<&str> = parts.iter().map(|p| p.0.name()).collect();
-        return Err(Error::Unsupported(format!(
-            "{label}: mixed weight types {types:?} cannot be fused yet"
-        )));
-    }
-    let rows = parts.iter().map(|p| p.2).sum();
-    let bytes: Vec<u8> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
-    Weight::upload(gpu, label, ty, &bytes, rows, cols)
-}
-
-fn f32_buffer(gpu: &Gpu, g: &Gguf, file: &[u8], name: &str, n: usize) -> Result<wgpu::Buffer> {
-    let (ty, bytes) = raw(g, file, name, 1, n)?;
-    if ty != GgmlType::F32 {
-        return Err(Error::Unsupported(format!(
-            "{name}: norm weights of type {}",
-            ty.name()
-        )));
-    }
-    gpu.storage_init(name, bytes)
+    Ok(())
 }
 
 impl LlamaGpu {
     /// Uploads the weights of a llama GGUF (`file` is the whole file) and
-    /// records the dispatch lists. `ctx` is the KV cache capacity.
+    /// records the dispatch lists. `ctx` is the KV cache capacity. The file
+    /// goes through the streaming loader's path as one chunk.
     pub fn load(
         gpu: &Gpu,
         g: &Gguf,
@@ -147,14 +106,24 @@ impl LlamaGpu {
         ctx: usize,
         max_batch: usize,
     ) -> Result<LlamaGpu> {
-        let c = LlamaConfig::from_gguf(g)?;
-        c.check_tensors(g)?;
-        if ctx == 0 || ctx > c.context_length {
-            return Err(Error::option(
-                "ctx",
-                format!("{ctx} must be in 1..={}", c.context_length),
-            ));
-        }
+        let mut body = Body::new(g)?;
+        check_ctx(&body.config, ctx)?;
+        body.feed(gpu, 0, file)?;
+        let config = body.config.clone();
+        let weights = body.finish()?;
+        Self::assemble(gpu, config, weights, ctx, max_batch)
+    }
+
+    /// Allocates activations and KV caches around uploaded `w` and records
+    /// the dispatch lists.
+    pub(crate) fn assemble(
+        gpu: &Gpu,
+        c: LlamaConfig,
+        w: Weights,
+        ctx: usize,
+        max_batch: usize,
+    ) -> Result<LlamaGpu> {
+        check_ctx(&c, ctx)?;
         let max_batch = max_batch.clamp(1, ctx);
         let (dim, qd, kvd, ffn, vocab) = (c.dim, c.q_dim(), c.kv_dim(), c.ffn_dim, c.vocab_size);
         let f = 4u64;
@@ -180,46 +149,25 @@ impl LlamaGpu {
             head_dim: c.head_dim,
             ctx,
         };
-        let mut layers = Vec::with_capacity(c.n_layers);
-        for l in 0..c.n_layers {
-            let n = tensor_names(l);
-            let q = raw(g, file, &n.attn_q, qd, dim)?;
-            let k = raw(g, file, &n.attn_k, kvd, dim)?;
-            let v = raw(g, file, &n.attn_v, kvd, dim)?;
-            let (go, gb) = raw(g, file, &n.ffn_gate, ffn, dim)?;
-            let (uo, ub) = raw(g, file, &n.ffn_up, ffn, dim)?;
-            let (wot, wob) = raw(g, file, &n.attn_output, dim, qd)?;
-            let (dt, db) = raw(g, file, &n.ffn_down, dim, ffn)?;
+        let Weights {
+            embd,
+            output,
+            out_norm,
+            layers: lw,
+        } = w;
+        let mut layers = Vec::with_capacity(lw.len());
+        for (l, w) in lw.into_iter().enumerate() {
             layers.push(LayerW {
-                attn_norm: f32_buffer(gpu, g, file, &n.attn_norm, dim)?,
-                qkv: upload_stacked(
-                    gpu,
-                    &format!("blk.{l}.qkv"),
-                    &[(q.0, q.1, qd), (k.0, k.1, kvd), (v.0, v.1, kvd)],
-                    dim,
-                )?,
-                wo: Weight::upload(gpu, &n.attn_output, wot, wob, dim, qd)?,
-                ffn_norm: f32_buffer(gpu, g, file, &n.ffn_norm, dim)?,
-                gate_up: upload_stacked(
-                    gpu,
-                    &format!("blk.{l}.gate_up"),
-                    &[(go, gb, ffn), (uo, ub, ffn)],
-                    dim,
-                )?,
-                down: Weight::upload(gpu, &n.ffn_down, dt, db, dim, ffn)?,
+                attn_norm: w.attn_norm,
+                qkv: w.qkv,
+                wo: w.wo,
+                ffn_norm: w.ffn_norm,
+                gate_up: w.gate_up,
+                down: w.down,
                 k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_elems())?,
                 v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_elems())?,
             });
         }
-        let (et, eb) = raw(g, file, TOKEN_EMBD, vocab, dim)?;
-        let embd = Weight::upload(gpu, TOKEN_EMBD, et, eb, vocab, dim)?;
-        let output = if c.tied_output {
-            None
-        } else {
-            let (ot, ob) = raw(g, file, OUTPUT, vocab, dim)?;
-            Some(Weight::upload(gpu, OUTPUT, ot, ob, vocab, dim)?)
-        };
-        let out_norm = f32_buffer(gpu, g, file, OUTPUT_NORM, dim)?;
         for w in layers
             .iter()
             .flat_map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down])

@@ -3,3 +3,4 @@
 
 pub mod config;
 pub mod llama_gpu;
+pub mod loader;
