@@ -16,5 +16,7 @@ pub mod ops;
 pub mod quant;
 pub mod reference;
 pub mod tokenizer;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use error::{Error, Result};

@@ -1,6 +1,8 @@
 //! Project tasks, std only. `cargo xtask test` is exactly what CI runs
 //! (`.ci/run`); `cargo xtask reference` regenerates the llama.cpp reference data.
 //!
+//! `cargo xtask pkg` builds the npm package `edge-llm` into pkg/.
+//!
 //! `test` first installs what is missing on a Debian machine (as root), then
 //! runs each check in order, timing it and stopping at the first failure.
 
@@ -11,12 +13,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod pkg;
+use pkg::pkg;
+
 const USAGE: &str = "usage:
   cargo xtask test [--skip-install] [--quick]
       install what is missing (apt, rustup, npm, the default model), then
-      fmt, clippy (native + wasm32), wasm32 check, adapter check, cargo test.
+      fmt, clippy (native + wasm32), wasm32 check, adapter check, cargo test,
+      the npm package (as `pkg`) and the browser tests (tests/browser, Chromium).
       --skip-install  do not install anything
       --quick         skip the clippy steps
+  cargo xtask pkg
+      build the npm package `edge-llm` into pkg/: wasm32 release build,
+      wasm-bindgen (installed at Cargo.lock's version if needed), pkg-config/
   cargo xtask reference [--cpu-only]
       regenerate tests/data/reference/*.json with llama.cpp (node-llama-cpp);
       the Vulkan runs (lavapipe) take several minutes; not run by CI";
@@ -39,6 +48,7 @@ fn main() -> ExitCode {
                 flags.contains(&"--quick"),
             )
         }),
+        Some("pkg") => check_flags(&flags, &[]).and_then(|()| pkg()),
         Some("reference") => check_flags(&flags, &["--cpu-only"])
             .and_then(|()| reference(flags.contains(&"--cpu-only"))),
         Some("help" | "--help" | "-h") => {
@@ -144,6 +154,15 @@ fn test(install: bool, quick: bool) -> Res {
     })?;
     step("cargo test --workspace", || {
         run(cargo().args(["test", "--workspace"]))
+    })?;
+    pkg()?;
+    step("npm packages (tests/browser)", || {
+        npm_install(&root().join("tests/browser"), "playwright-core")
+    })?;
+    step("browser tests: node --test tests/browser/", || {
+        run(Command::new("node")
+            .current_dir(root())
+            .args(["--test", "tests/browser/"]))
     })?;
     println!(
         "\nxtask: all steps passed in {:.1} s",
@@ -279,12 +298,19 @@ fn install_rustup() -> Res {
 /// `npm ci` in tools/reference, skipped when node_modules was installed from
 /// the same package-lock.json (a stamp holds the lock's hash).
 fn install_npm() -> Res {
-    let dir = root().join("tools/reference");
+    npm_install(&root().join("tools/reference"), "node-llama-cpp")
+}
+
+/// `npm ci` in `dir` unless its node_modules (which must hold `marker`) was
+/// installed from the same package-lock.json.
+fn npm_install(dir: &Path, marker: &str) -> Res {
     let lock = dir.join("package-lock.json");
     let stamp = dir.join("node_modules/.xtask-lock-hash");
     let want = lock_hash(&lock);
     let installed = dir
-        .join("node_modules/node-llama-cpp/package.json")
+        .join("node_modules")
+        .join(marker)
+        .join("package.json")
         .is_file();
     if installed && !want.is_empty() && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == want) {
         println!("node_modules up to date");
@@ -293,7 +319,7 @@ fn install_npm() -> Res {
     let npm = |sub: &str| {
         run(Command::new("npm")
             .args([sub, "--no-audit", "--no-fund"])
-            .current_dir(&dir))
+            .current_dir(dir))
     };
     // `npm ci` refuses a lock that lacks optional per-platform packages (a
     // registry mirror without the mac/win llama.cpp binaries produces such a
