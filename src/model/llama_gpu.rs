@@ -318,6 +318,30 @@ impl Builder<'_> {
         1.0 / (self.c.head_dim as f32).sqrt()
     }
 
+    /// RoPE + KV append, then attention, of layer `l` (decode and prefill
+    /// share them; only the largest step differs).
+    fn attention_ops(&self, l: usize, w: &LayerW, max_tokens: usize) -> Result<[Op; 2]> {
+        let (gpu, step, a) = (self.gpu, self.step, self.acts);
+        let rope = ops::rope_kv(
+            gpu,
+            step,
+            self.shape,
+            self.rope(),
+            &a.qkv,
+            &w.k_cache,
+            &w.v_cache,
+            max_tokens,
+        )?;
+        let scale = self.scale();
+        let attn = ops::attention(
+            gpu, step, self.shape, scale, 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, max_tokens,
+        )?;
+        Ok([
+            self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, rope),
+            self.op(&format!("blk.{l}.kqv_out"), Act::Attn, attn),
+        ])
+    }
+
     fn decode(
         &self,
         embd: &Weight,
@@ -346,36 +370,7 @@ impl Builder<'_> {
                 Act::Qkv,
                 ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
             ));
-            v.push(self.op(
-                &format!("blk.{l}.rope_kv"),
-                Act::Qkv,
-                ops::rope_kv(
-                    gpu,
-                    step,
-                    self.shape,
-                    self.rope(),
-                    &a.qkv,
-                    &w.k_cache,
-                    &w.v_cache,
-                    1,
-                )?,
-            ));
-            v.push(self.op(
-                &format!("blk.{l}.kqv_out"),
-                Act::Attn,
-                ops::attention(
-                    gpu,
-                    step,
-                    self.shape,
-                    self.scale(),
-                    0,
-                    &a.qkv,
-                    &w.k_cache,
-                    &w.v_cache,
-                    &a.attn,
-                    1,
-                )?,
-            ));
+            v.extend(self.attention_ops(l, w, 1)?);
             v.push(self.op(
                 &format!("blk.{l}.ffn_inp"),
                 Act::X,
@@ -431,36 +426,7 @@ impl Builder<'_> {
                 Act::Qkv,
                 ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, false, mb)?,
             ));
-            v.push(self.op(
-                &format!("blk.{l}.rope_kv"),
-                Act::Qkv,
-                ops::rope_kv(
-                    gpu,
-                    step,
-                    self.shape,
-                    self.rope(),
-                    &a.qkv,
-                    &w.k_cache,
-                    &w.v_cache,
-                    mb,
-                )?,
-            ));
-            v.push(self.op(
-                &format!("blk.{l}.kqv_out"),
-                Act::Attn,
-                ops::attention(
-                    gpu,
-                    step,
-                    self.shape,
-                    self.scale(),
-                    0,
-                    &a.qkv,
-                    &w.k_cache,
-                    &w.v_cache,
-                    &a.attn,
-                    mb,
-                )?,
-            ));
+            v.extend(self.attention_ops(l, w, mb)?);
             v.push(self.op(
                 &format!("blk.{l}.ffn_inp"),
                 Act::X,
