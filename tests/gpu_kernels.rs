@@ -23,6 +23,8 @@ use kernel_util::*;
 const EPS: f32 = 1e-5;
 
 /// One matvec case; `rows` outputs (the weight has `2 * rows` with swiglu).
+/// `portable` forces the workgroup-memory kernel; otherwise the adapter's
+/// subgroup kernel runs where it has one.
 #[allow(clippy::too_many_arguments)]
 fn matvec_case(
     rng: &mut Rng,
@@ -33,9 +35,10 @@ fn matvec_case(
     norm: bool,
     swiglu: bool,
     residual: bool,
+    portable: bool,
 ) {
     let g = gpu();
-    let what = format!("matvec {ty:?} {rows}x{k} n_tokens {n_tokens} norm {norm} swiglu {swiglu} residual {residual}");
+    let what = format!("matvec {ty:?} {rows}x{k} n_tokens {n_tokens} norm {norm} swiglu {swiglu} residual {residual} portable {portable}");
     let wrows = if swiglu { 2 * rows } else { rows };
     let wbytes = rand_weight(rng, ty, wrows, k);
     let wf = dequantize(ty, &wbytes, wrows * k).unwrap();
@@ -54,6 +57,7 @@ fn matvec_case(
         norm: norm.then_some((&nwb, EPS)),
         swiglu,
         residual,
+        portable,
     };
     let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
     run(&[&d], n_tokens as u32);
@@ -77,11 +81,16 @@ fn matvec_case(
 
 #[test]
 fn matvec_all_types_and_variants() {
+    let g = gpu();
+    assert!(
+        g.info.subgroup_lanes.is_some() || !g.info.subgroups,
+        "an adapter with subgroups should get the subgroup matvec"
+    );
     let mut rng = Rng::new(1);
     for ty in TYPES {
         for (rows, k) in [(1, 32), (37, 64), (130, 96), (257, 576)] {
             for n_tokens in [1, 3] {
-                for v in 0..8 {
+                for v in 0..16 {
                     matvec_case(
                         &mut rng,
                         ty,
@@ -91,6 +100,7 @@ fn matvec_all_types_and_variants() {
                         v & 1 != 0,
                         v & 2 != 0,
                         v & 4 != 0,
+                        v & 8 != 0,
                     );
                 }
             }
@@ -98,7 +108,15 @@ fn matvec_all_types_and_variants() {
     }
     // Long rows: several strides of the 64-thread unit loop (ffn_down).
     for ty in TYPES {
-        matvec_case(&mut rng, ty, 49, 1536, 2, false, false, true);
+        for portable in [false, true] {
+            matvec_case(&mut rng, ty, 49, 1536, 2, false, false, true, portable);
+            matvec_case(&mut rng, ty, 21, 1536, 1, true, true, false, portable);
+        }
+    }
+    // Float rows that are not whole 32-column blocks fall back to the
+    // portable kernel.
+    for ty in [GgmlType::F32, GgmlType::F16] {
+        matvec_case(&mut rng, ty, 19, 40, 1, true, true, true, false);
     }
     print_worst("matvec");
 }
@@ -107,8 +125,30 @@ fn matvec_all_types_and_variants() {
 #[test]
 fn matvec_grid_split_over_65535_groups() {
     let mut rng = Rng::new(11);
-    let rows = 65535 * 4 + 37;
-    matvec_case(&mut rng, GgmlType::Q8_0, rows, 32, 1, false, false, false);
+    let rows = 65535 * 32 + 37; // over 65535 groups for 32 rows a group
+    matvec_case(
+        &mut rng,
+        GgmlType::Q8_0,
+        rows,
+        32,
+        1,
+        false,
+        false,
+        false,
+        true,
+    );
+    let rows = 65535 * 16 + 37; // ... and for 16 (the subgroup kernel)
+    matvec_case(
+        &mut rng,
+        GgmlType::Q8_0,
+        rows,
+        32,
+        1,
+        false,
+        false,
+        false,
+        false,
+    );
     print_worst("matvec");
 }
 

@@ -123,6 +123,8 @@ impl Session {
                 }
             }
         }
+        let dispatches = ops.iter().map(|l| l.len() as u64).sum();
+        self.gpu.counters.submit(1, dispatches);
         if let Some((index, slot)) = copy {
             self.ring
                 .encode_copy(&mut enc, &self.model.tokens, index, slot);

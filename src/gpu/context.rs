@@ -15,6 +15,10 @@ pub struct GpuInfo {
     pub subgroups: bool,
     /// `shader-f16` requested and granted.
     pub shader_f16: bool,
+    /// Lanes of a subgroup-matvec workgroup: the adapter's smallest
+    /// subgroup size (so one workgroup is one subgroup), when `subgroups`
+    /// is granted and that size is in 4..=64; else the portable kernels.
+    pub subgroup_lanes: Option<u32>,
     pub max_storage_binding: u64,
     pub max_buffer_size: u64,
 }
@@ -27,6 +31,8 @@ pub struct Gpu {
     /// First uncaptured error or device loss, reported by `check`.
     fault: Arc<Mutex<Option<Error>>>,
     pipelines: Mutex<Vec<(Kernel, wgpu::ComputePipeline, wgpu::BindGroupLayout)>>,
+    /// What has been asked of the device (benchmarks, per-token checks).
+    pub counters: super::Counters,
 }
 
 impl Gpu {
@@ -89,6 +95,9 @@ impl Gpu {
                 .to_string(),
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroup_lanes: (features.contains(wgpu::Features::SUBGROUP)
+                && (4..=64).contains(&ai.subgroup_min_size))
+            .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
         };
@@ -98,6 +107,7 @@ impl Gpu {
             info,
             fault,
             pipelines: Mutex::new(Vec::new()),
+            counters: super::Counters::default(),
         })
     }
 
@@ -126,6 +136,7 @@ impl Gpu {
                 | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
+        self.counters.buffer(size);
         self.check()?;
         Ok(buf)
     }
@@ -157,6 +168,7 @@ impl Gpu {
             mapped_at_creation: false,
         });
         self.queue.write_buffer(&buf, 0, data);
+        self.counters.buffer(size);
         self.check()?;
         Ok(buf)
     }
@@ -232,6 +244,7 @@ impl Gpu {
                 },
                 cache: None,
             });
+        self.counters.pipeline();
         self.check()?;
         cache.push((kernel, pipeline.clone(), bgl.clone()));
         Ok((pipeline, bgl))
@@ -263,6 +276,7 @@ impl Gpu {
             layout: &bgl,
             entries: &entries,
         });
+        self.counters.bind_group();
         self.check()?;
         Ok(bg)
     }
@@ -285,6 +299,7 @@ impl Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        self.counters.buffer(staging.size());
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -293,6 +308,7 @@ impl Gpu {
         enc.copy_buffer_to_buffer(src, offset, &staging, 0, len.div_ceil(4) * 4);
         self.queue.submit([enc.finish()]);
         super::readback::map_read(self, &staging).await?;
+        self.counters.readback(len);
         let out = {
             let view = staging
                 .slice(..)

@@ -10,12 +10,16 @@ use crate::{Error, Result};
 /// Every compute kernel, with what distinguishes its pipelines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// Decode matvec on one token; see shaders/matvec.wgsl.
+    /// Decode matvec on one token: shaders/matvec.wgsl (workgroup-memory
+    /// reduction, runs everywhere) when `subgroup` is 0, else
+    /// shaders/matvec_sg.wgsl with workgroups of `subgroup` lanes (at most
+    /// the adapter's smallest subgroup size).
     Matvec {
         ty: GgmlType,
         fuse_norm: bool,
         swiglu: bool,
         residual: bool,
+        subgroup: u32,
     },
     /// Prefill GEMM over a batch of tokens.
     Gemm {
@@ -74,13 +78,18 @@ impl Kernel {
                 fuse_norm,
                 swiglu,
                 residual,
+                subgroup,
                 ..
             } => {
-                vec![
+                let mut v = vec![
                     ("FUSE_NORM", b(fuse_norm)),
                     ("SWIGLU", b(swiglu)),
                     ("RESIDUAL", b(residual)),
-                ]
+                ];
+                if subgroup > 0 {
+                    v.push(("WG", f64::from(subgroup)));
+                }
+                v
             }
             Kernel::Gemm { residual, .. } => vec![("RESIDUAL", b(residual))],
             _ => Vec::new(),
@@ -119,7 +128,8 @@ pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
 /// The complete WGSL source of `kernel`.
 pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let body = match kernel {
-        Kernel::Matvec { .. } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Matvec { subgroup: 0, .. } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Matvec { .. } => include_str!("../../shaders/matvec_sg.wgsl"),
         Kernel::Gemm { .. } => include_str!("../../shaders/gemm.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
@@ -161,12 +171,15 @@ pub fn all_variants() -> Vec<Kernel> {
             v.push(Kernel::Gemm { ty, residual });
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
-                    v.push(Kernel::Matvec {
-                        ty,
-                        fuse_norm,
-                        swiglu,
-                        residual,
-                    });
+                    for subgroup in [0, 8, 32] {
+                        v.push(Kernel::Matvec {
+                            ty,
+                            fuse_norm,
+                            swiglu,
+                            residual,
+                            subgroup,
+                        });
+                    }
                 }
             }
         }

@@ -2,10 +2,12 @@
 //! pipeline cache.
 
 mod context;
+mod counters;
 mod kernels;
 mod readback;
 
 pub use context::{Gpu, GpuInfo};
+pub use counters::{CounterSnapshot, Counters};
 pub use kernels::{kernel_source, Binding, Kernel};
 pub use readback::TokenRing;
 

@@ -34,6 +34,7 @@ impl TokenRing {
     pub fn new(gpu: &Gpu, n: usize) -> Self {
         let slots = (0..n.max(1))
             .map(|i| {
+                gpu.counters.buffer(4);
                 gpu.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("token readback {i}")),
                     size: 4,
@@ -71,6 +72,7 @@ impl TokenRing {
     pub async fn read(&self, gpu: &Gpu, slot: usize) -> Result<u32> {
         let buf = &self.slots[slot % self.slots.len()];
         map_read(gpu, buf).await?;
+        gpu.counters.readback(4);
         let id = {
             let view = buf
                 .slice(..)

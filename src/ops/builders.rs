@@ -8,6 +8,8 @@ use crate::{Error, Result};
 
 /// Output rows per matvec workgroup (shaders/matvec.wgsl `ROWS`).
 const MATVEC_ROWS: u32 = 32;
+/// Output rows per subgroup-matvec workgroup (shaders/matvec_sg.wgsl `ROWS`).
+const MATVEC_SG_ROWS: u32 = 16;
 /// GEMM tile edge (shaders/gemm.wgsl `TILE`).
 const GEMM_TILE: u32 = 32;
 
@@ -20,6 +22,9 @@ pub struct MatvecOpts<'a> {
     pub swiglu: bool,
     /// Accumulate into `y` instead of overwriting.
     pub residual: bool,
+    /// Use the workgroup-memory kernel even where the adapter has
+    /// subgroups (tests cover both paths on one adapter).
+    pub portable: bool,
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
@@ -51,14 +56,25 @@ pub fn matvec(
         }
         None => (x, 0.0), // bound but unused
     };
+    // The subgroup kernel works on whole 32-column blocks.
+    let subgroup = match gpu.info.subgroup_lanes {
+        Some(lanes) if !opts.portable && w.cols.is_multiple_of(32) => lanes,
+        _ => 0,
+    };
     let kernel = Kernel::Matvec {
         ty: w.ty,
         fuse_norm: opts.norm.is_some(),
         swiglu: opts.swiglu,
         residual: opts.residual,
+        subgroup,
     };
     let params = w.params(n, eps)?;
-    let groups = to_u32(n, "matvec rows")?.div_ceil(MATVEC_ROWS);
+    let rows = if subgroup > 0 {
+        MATVEC_SG_ROWS
+    } else {
+        MATVEC_ROWS
+    };
+    let groups = to_u32(n, "matvec rows")?.div_ceil(rows);
     Dispatch::new(
         gpu,
         kernel,

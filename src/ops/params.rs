@@ -121,8 +121,11 @@ mod tests {
             fuse_norm: false,
             swiglu: false,
             residual: false,
+            subgroup: 0,
         };
         check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
+        let sg = Kernel::Matvec { subgroup: 8, ..mv };
+        check!(sg, "WParams", WParams, [k, n, scale_offset, aux]);
         check!(
             Kernel::Gemm {
                 ty,

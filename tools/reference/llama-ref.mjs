@@ -9,6 +9,12 @@
 //       array of strings or of objects with a `rendered` field and runs them all on one loaded model.
 //   node llama-ref.mjs bench    --model M.gguf [--prompt T] [--max-tokens 128]
 //       time to first token and decode tokens/s
+//   node llama-ref.mjs bench-suite --model M.gguf --text-files a.txt,b.txt [--runs 3] [--warmup 1]
+//       [--prefill 128,512] [--decode-tokens 128] [--long-context 1000] [--skip-long 1]
+//       what `cargo xtask bench` compares with edge-llm (examples/bench, same definitions):
+//       load time; prefill tok/s = N / time to first token for the first N tokens of the texts
+//       (joined with "\n"); decode tok/s = (n - 1) / (last token - first token) for n greedy
+//       tokens after a short prompt and after the first `long-context` tokens; medians of runs.
 // Common: --gpu vulkan (llama.cpp's Vulkan backend; Mesa lavapipe where there is no GPU),
 //         --threads N (default 2), --context N (default 2048).
 // Every command prints one JSON object on stdout. Log-probs are natural logs, rounded to 1e-6.
@@ -18,8 +24,8 @@ import fs from 'node:fs';
 const [cmd, ...rest] = process.argv.slice(2);
 const opt = {};
 for (let i = 0; i < rest.length; i += 2) opt[rest[i].replace(/^--/, '')] = rest[i + 1];
-if (!['score', 'generate', 'bench'].includes(cmd) || !opt.model) {
-  console.error('usage: llama-ref.mjs score|generate|bench --model FILE.gguf [...]');
+if (!['score', 'generate', 'bench', 'bench-suite'].includes(cmd) || !opt.model) {
+  console.error('usage: llama-ref.mjs score|generate|bench|bench-suite --model FILE.gguf [...]');
   process.exit(2);
 }
 // llama.cpp's Vulkan backend skips CPU-type devices such as lavapipe unless they are named.
@@ -34,7 +40,9 @@ if (opt.gpu && devices.length === 0) {
   console.error(`no ${opt.gpu} device found`);
   process.exit(1);
 }
+const tLoad = performance.now();
 const model = await llama.loadModel({ modelPath: opt.model });
+const loadMs = performance.now() - tLoad;
 const withBos = (toks) => (model.tokens.shouldPrependBosToken ? [model.tokens.bos, ...toks] : toks);
 // `true`: parse special tokens such as <|im_start|> in the text, as a chat prompt needs.
 const tokenize = (text) => withBos(Array.from(model.tokenize(text, true)));
@@ -121,8 +129,73 @@ async function bench(prompt, maxTokens) {
   };
 }
 
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? 0 : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const r2 = (x) => Math.round(x * 100) / 100;
+
+// One timed greedy run from an empty sequence: ttft and decode rate over `maxTokens` tokens
+// (no stop at end-of-generation tokens: every engine decodes the same count).
+async function timedRun(seq, tokens, maxTokens) {
+  await seq.clearHistory();
+  let n = 0, tFirst = 0, tLast = 0;
+  const t0 = performance.now();
+  for await (const t of seq.evaluate(tokens, { temperature: 0 })) {
+    tLast = performance.now();
+    if (!n) tFirst = tLast;
+    if (++n >= maxTokens) break;
+  }
+  return { ttft_ms: tFirst - t0, tok_s: n > 1 ? (n - 1) / ((tLast - tFirst) / 1000) : 0 };
+}
+
+async function benchSuite() {
+  const runs = +(opt.runs || 3), warmup = +(opt.warmup ?? 1);
+  const decodeTokens = +(opt['decode-tokens'] || 128), longCtx = +(opt['long-context'] || 1000);
+  const text = (opt['text-files'] || '').split(',').filter(Boolean).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const all = tokenize(text);
+  const ctx = await model.createContext({ contextSize: Math.max(contextSize, longCtx + decodeTokens + 8), threads });
+  const seq = ctx.getSequence();
+  const repeat = async (what, f) => {
+    for (let i = 0; i < warmup; i++) await f();
+    const out = [];
+    for (let i = 0; i < runs; i++) {
+      console.error(`llama-ref: ${what} run ${i + 1}/${runs}`);
+      out.push(await f());
+    }
+    return out;
+  };
+  const take = (n) => {
+    if (all.length < n) throw new Error(`the texts give ${all.length} tokens, ${n} needed`);
+    return all.slice(0, n);
+  };
+  const prefill = {};
+  for (const n of (opt.prefill || '128,512').split(',').map(Number)) {
+    const p = take(n);
+    const rs = await repeat(`prefill ${n}`, () => timedRun(seq, p, 1));
+    const tokS = rs.map((r) => n / (r.ttft_ms / 1000));
+    prefill[n] = { tok_s: r2(median(tokS)), ttft_ms: r2(median(rs.map((r) => r.ttft_ms))), runs_tok_s: tokS.map(r2) };
+  }
+  const decode = {};
+  const cases = [['short', tokenize('Once upon a time, in a quiet village by the sea,')]];
+  if (!+(opt['skip-long'] || 0)) cases.push(['long', take(longCtx)]);
+  for (const [name, p] of cases) {
+    const rs = await repeat(`decode ${name}`, () => timedRun(seq, p, decodeTokens));
+    decode[name] = {
+      context_tokens: p.length, tokens: decodeTokens,
+      tok_s: r2(median(rs.map((r) => r.tok_s))), ttft_ms: r2(median(rs.map((r) => r.ttft_ms))),
+      runs_tok_s: rs.map((r) => r2(r.tok_s)),
+    };
+  }
+  await ctx.dispose();
+  return { runs, warmup, threads, load_ms: { cold: r2(loadMs) }, ttft_ms: decode.short.ttft_ms, prefill, decode };
+}
+
 let out;
-if (cmd === 'score') {
+if (cmd === 'bench-suite') {
+  out = await benchSuite();
+} else if (cmd === 'score') {
   out = await score(fs.readFileSync(opt['text-file'], 'utf8'), +(opt['max-tokens'] || 512));
 } else if (cmd === 'generate') {
   const maxTokens = +(opt['max-tokens'] || 32);

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench;
+mod json;
 mod pkg;
 use pkg::pkg;
 
@@ -26,6 +28,11 @@ const USAGE: &str = "usage:
   cargo xtask pkg
       build the npm package `edge-llm` into pkg/: wasm32 release build,
       wasm-bindgen (installed at Cargo.lock's version if needed), pkg-config/
+  cargo xtask bench [--runs N] [--no-vulkan] [--vulkan-full] [--kernels]
+      edge-llm (release build, native) beside llama.cpp CPU and Vulkan on the
+      default model: table + target/bench/bench.json (see BENCHMARKS.md);
+      --kernels: kernel micro-benchmarks -> target/bench/kernels.json.
+      Not run by CI: speed is measured, never asserted by a test
   cargo xtask reference [--cpu-only]
       regenerate tests/data/reference/*.json with llama.cpp (node-llama-cpp);
       the Vulkan runs (lavapipe) take several minutes; not run by CI";
@@ -49,6 +56,7 @@ fn main() -> ExitCode {
             )
         }),
         Some("pkg") => check_flags(&flags, &[]).and_then(|()| pkg()),
+        Some("bench") => bench::BenchOpts::parse(&flags).and_then(|o| bench::bench(&o)),
         Some("reference") => check_flags(&flags, &["--cpu-only"])
             .and_then(|()| reference(flags.contains(&"--cpu-only"))),
         Some("help" | "--help" | "-h") => {

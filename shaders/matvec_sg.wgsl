@@ -1,0 +1,125 @@
+// y[row] (+)= dot(W[row, :], x[last token, :]) for one token (decode), on
+// adapters with subgroups. Same bindings, parameters and variants
+// (FUSE_NORM, SWIGLU, RESIDUAL) as matvec.wgsl, laid out for SIMD CPUs
+// (lavapipe runs a workgroup's invocations as vector lanes):
+// a workgroup is WG lanes, WG <= the adapter's smallest subgroup, so the
+// whole workgroup is one subgroup and `subgroupAdd` sums it in registers
+// (no workgroup memory, no barrier). It owns ROWS rows. Lanes stride over
+// 32-column blocks; each lane loads its block of x once (8 vec4, normed on
+// the fly) and reuses it for all ROWS rows, so x costs ROWS times fewer
+// loads than weights. Loads, not arithmetic, bound CPU drivers.
+struct WParams {
+    k: u32,            // columns (multiple of 32)
+    n: u32,            // output rows
+    scale_offset: u32, // first word of the scale region in w
+    aux: f32,          // RMSNorm epsilon when FUSE_NORM
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> wp: WParams;
+@group(0) @binding(2) var<storage, read> w: array<u32>;         // repacked weight, n (or 2n) rows
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;   // (n_tokens, k)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
+@group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
+
+override FUSE_NORM: bool = false;
+override SWIGLU: bool = false;
+override RESIDUAL: bool = false;
+override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
+
+const ROWS: u32 = 16u; // output rows per workgroup (ops::MATVEC_SG_ROWS)
+
+// Block j of the token's x, times the norm when FUSE_NORM.
+fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
+    let b = xbase + j * 8u;
+    var xb = XBlock(x[b], x[b + 1u], x[b + 2u], x[b + 3u], x[b + 4u], x[b + 5u], x[b + 6u],
+                    x[b + 7u], 0.0);
+    if FUSE_NORM {
+        let c = j * 8u;
+        xb.v0 *= scale * nw[c];
+        xb.v1 *= scale * nw[c + 1u];
+        xb.v2 *= scale * nw[c + 2u];
+        xb.v3 *= scale * nw[c + 3u];
+        xb.v4 *= scale * nw[c + 4u];
+        xb.v5 *= scale * nw[c + 5u];
+        xb.v6 *= scale * nw[c + 6u];
+        xb.v7 *= scale * nw[c + 7u];
+    }
+    xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
+    return xb;
+}
+
+// Block j of rows r..r+3 (clamped to `last`: their sums are never written).
+fn rows4(r: u32, j: u32, xb: XBlock, last: u32) -> vec4<f32> {
+    return vec4<f32>(blk_dot(min(r, last), j, xb), blk_dot(min(r + 1u, last), j, xb),
+                     blk_dot(min(r + 2u, last), j, xb), blk_dot(min(r + 3u, last), j, xb));
+}
+
+fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, r: u32) -> f32 {
+    let v = select(select(a, b, r >= 4u), select(c, d, r >= 12u), r >= 8u);
+    return v[r % 4u];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lane: u32) {
+    let row0 = wg_linear(wid, nwg) * ROWS;
+    let xbase = (step.n_tokens - 1u) * wp.k / 4u;
+    var scale = 1.0;
+    if FUSE_NORM {
+        var ss = 0.0;
+        for (var i = lane; i < wp.k / 4u; i += WG) {
+            let v = x[xbase + i];
+            ss += dot(v, v);
+        }
+        scale = inverseSqrt(subgroupAdd(ss) / f32(wp.k) + wp.aux);
+    }
+    let last = wp.n - 1u;
+    var g0 = vec4<f32>(0.0);
+    var g1 = vec4<f32>(0.0);
+    var g2 = vec4<f32>(0.0);
+    var g3 = vec4<f32>(0.0);
+    var u0 = vec4<f32>(0.0);
+    var u1 = vec4<f32>(0.0);
+    var u2 = vec4<f32>(0.0);
+    var u3 = vec4<f32>(0.0);
+    for (var j = lane; j < wp.k / 32u; j += WG) {
+        let xb = load_block(xbase, j, scale);
+        g0 += rows4(row0, j, xb, last);
+        g1 += rows4(row0 + 4u, j, xb, last);
+        g2 += rows4(row0 + 8u, j, xb, last);
+        g3 += rows4(row0 + 12u, j, xb, last);
+        if SWIGLU {
+            // The up rows sit n rows below the gate rows.
+            let ru = row0 + wp.n;
+            let lu = last + wp.n;
+            u0 += rows4(ru, j, xb, lu);
+            u1 += rows4(ru + 4u, j, xb, lu);
+            u2 += rows4(ru + 8u, j, xb, lu);
+            u3 += rows4(ru + 12u, j, xb, lu);
+        }
+    }
+    g0 = subgroupAdd(g0);
+    g1 = subgroupAdd(g1);
+    g2 = subgroupAdd(g2);
+    g3 = subgroupAdd(g3);
+    if SWIGLU {
+        u0 = subgroupAdd(u0);
+        u1 = subgroupAdd(u1);
+        u2 = subgroupAdd(u2);
+        u3 = subgroupAdd(u3);
+    }
+    for (var r = lane; r < ROWS; r += WG) {
+        let row = row0 + r;
+        if row < wp.n {
+            var v = pick(g0, g1, g2, g3, r);
+            if SWIGLU {
+                v = v / (1.0 + exp(-v)) * pick(u0, u1, u2, u3, r);
+            }
+            if RESIDUAL {
+                v += y[row];
+            }
+            y[row] = v;
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! `cargo xtask bench`: edge-llm beside its peers on the same GGUF, as a
+//! table and one JSON file (target/bench/bench.json).
+//!
+//! - native: edge-llm measured by its release-built `examples/bench`
+//!   (wgpu on the best adapter: lavapipe here), llama.cpp through
+//!   `tools/reference/llama-ref.mjs bench-suite` on the CPU and on its Vulkan
+//!   backend, with the same prompts and definitions; peers as ratios to
+//!   edge-llm (> 1: the peer is faster).
+//! - chromium: edge-llm's wasm build and wllama in headless Chromium; the
+//!   `Chromium` section is filled by `chromium()` (not measured yet).
+//! - `--kernels`: kernel micro-benchmarks (target/bench/kernels.json).
+//!
+//! Speed is measured here, never asserted by a test: these machines are
+//! noisy, so compare engines within one run.
+
+use std::fs;
+use std::process::{Command, Stdio};
+
+use crate::json::{parse, Json};
+use crate::{
+    cargo, install_npm, model_dir, output, root, run, step, Res, DEFAULT_MODEL, MODEL_FILE,
+};
+
+/// What the flags ask for.
+pub struct BenchOpts {
+    pub kernels: bool,
+    /// Runs per measurement after one warm-up (edge-llm and llama.cpp CPU).
+    pub runs: usize,
+    /// Skip llama.cpp's Vulkan backend (minutes on lavapipe).
+    pub no_vulkan: bool,
+    /// Run llama.cpp Vulkan with the full suite instead of the short one.
+    pub vulkan_full: bool,
+}
+
+impl BenchOpts {
+    pub fn parse(flags: &[&str]) -> Res<BenchOpts> {
+        let mut o = BenchOpts {
+            kernels: false,
+            runs: 3,
+            no_vulkan: false,
+            vulkan_full: false,
+        };
+        let mut it = flags.iter();
+        while let Some(f) = it.next() {
+            match *f {
+                "--kernels" => o.kernels = true,
+                "--no-vulkan" => o.no_vulkan = true,
+                "--vulkan-full" => o.vulkan_full = true,
+                "--runs" => {
+                    o.runs = it
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--runs needs a positive number")?;
+                }
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// The texts the prompts are cut from (the same files for every engine).
+const TEXTS: [&str; 2] = ["tests/data/texts/a.txt", "tests/data/texts/b.txt"];
+const DECODE_TOKENS: &str = "128";
+const LONG_CONTEXT: &str = "1000";
+
+pub fn bench(o: &BenchOpts) -> Res {
+    std::env::set_var("EDGE_LLM_MODEL_DIR", model_dir());
+    step("model: fetch + verify smollm2-135m", || {
+        run(cargo().args([
+            "run",
+            "--quiet",
+            "--example",
+            "fetch_model",
+            "--",
+            DEFAULT_MODEL,
+        ]))
+    })?;
+    step("build: cargo build --release --example bench", || {
+        run(cargo().args(["build", "--release", "--example", "bench"]))
+    })?;
+    let dir = root().join("target/bench");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if o.kernels {
+        let mut out = Json::Null;
+        step("edge-llm kernel micro-benchmarks", || {
+            out = edge_bench(&["--kernels", "--runs", &o.runs.to_string()])?;
+            Ok(())
+        })?;
+        print_kernels(&out);
+        return write(&dir.join("kernels.json"), &out);
+    }
+    let runs = o.runs.to_string();
+    let mut edge = Json::Null;
+    step("edge-llm (native, release)", || {
+        edge = edge_bench(&[
+            "--model",
+            DEFAULT_MODEL,
+            "--runs",
+            &runs,
+            "--decode-tokens",
+            DECODE_TOKENS,
+            "--long-context",
+            LONG_CONTEXT,
+            "--text",
+            TEXTS[0],
+            "--text",
+            TEXTS[1],
+        ])?;
+        Ok(())
+    })?;
+    step("install: npm packages (tools/reference)", install_npm)?;
+    let model = model_dir().join(MODEL_FILE);
+    let model = model.to_string_lossy().into_owned();
+    let mut peers = vec![];
+    step("llama.cpp CPU (node-llama-cpp)", || {
+        peers.push(("llama_cpp_cpu", llama(&model, false, &runs, true)?));
+        Ok(())
+    })?;
+    if !o.no_vulkan {
+        step("llama.cpp Vulkan (node-llama-cpp)", || {
+            peers.push((
+                "llama_cpp_vulkan",
+                llama(&model, true, &runs, o.vulkan_full)?,
+            ));
+            Ok(())
+        })?;
+    }
+    let mut native = vec![("edge_llm", edge.clone())];
+    native.extend(peers.iter().cloned());
+    let ratios = Json::obj(
+        peers
+            .iter()
+            .map(|(name, p)| (*name, ratios(&edge, p)))
+            .collect(),
+    );
+    let report = Json::obj(vec![
+        ("machine", machine()),
+        ("model", Json::Str(MODEL_FILE.to_string())),
+        ("native", Json::obj(native.clone())),
+        ("native_ratios_to_edge_llm", ratios),
+        ("chromium", chromium()?.map_or(Json::Null, |c| c.to_json())),
+    ]);
+    print_table(&native);
+    write(&dir.join("bench.json"), &report)
+}
+
+/// Runs the release bench example with `args` and parses its JSON.
+fn edge_bench(args: &[&str]) -> Res<Json> {
+    // Progress goes to stderr, shown as it happens; stdout is the JSON.
+    let out = output(
+        cargo()
+            .args(["run", "--quiet", "--release", "--example", "bench", "--"])
+            .args(args)
+            .stderr(Stdio::inherit()),
+    )?;
+    parse(out.trim())
+}
+
+/// llama.cpp's bench suite; `full` runs every case, otherwise the short
+/// set that lavapipe finishes in a few minutes (decode after a short
+/// prompt, 32 tokens; 128-token prefill; one run after one warm-up).
+fn llama(model: &str, vulkan: bool, runs: &str, full: bool) -> Res<Json> {
+    let texts = TEXTS.join(",");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root()).args([
+        "tools/reference/llama-ref.mjs",
+        "bench-suite",
+        "--model",
+        model,
+        "--text-files",
+        &texts,
+        "--long-context",
+        LONG_CONTEXT,
+    ]);
+    if full {
+        cmd.args(["--runs", runs, "--decode-tokens", DECODE_TOKENS]);
+    } else {
+        cmd.args([
+            "--runs",
+            "1",
+            "--decode-tokens",
+            "32",
+            "--prefill",
+            "128",
+            "--skip-long",
+            "1",
+        ]);
+    }
+    if vulkan {
+        // llama.cpp skips CPU Vulkan devices (lavapipe) unless named.
+        cmd.args(["--gpu", "vulkan"])
+            .env("GGML_VK_VISIBLE_DEVICES", "0");
+    }
+    let out = output(cmd.stderr(Stdio::inherit()))?;
+    parse(out.trim())
+}
+
+/// The Chromium section: edge-llm (wasm + WebGPU) and wllama in the same
+/// headless Chromium. Not measured yet; the npm package work adds it.
+pub struct Chromium {
+    /// Per engine (`edge_llm_wasm`, `wllama`): the native section's fields
+    /// plus `peak_wasm_bytes` and `wasm_bytes` {raw, gzip}.
+    pub engines: Vec<(String, Json)>,
+}
+
+impl Chromium {
+    fn to_json(&self) -> Json {
+        Json::Obj(self.engines.clone())
+    }
+}
+
+/// Measures the Chromium section; `None` until it exists.
+fn chromium() -> Res<Option<Chromium>> {
+    Ok(None)
+}
+
+/// peer / edge-llm for every shared figure (higher-is-better figures as
+/// peer speed over ours; times as peer time over ours).
+fn ratios(edge: &Json, peer: &Json) -> Json {
+    let mut out = vec![];
+    for (name, path) in figures() {
+        if let (Some(e), Some(p)) = (edge.at(&path).num(), peer.at(&path).num()) {
+            if e > 0.0 {
+                out.push((name, Json::Num((p / e * 1000.0).round() / 1000.0)));
+            }
+        }
+    }
+    Json::obj(out)
+}
+
+/// The figures compared across engines: (label, JSON path).
+fn figures() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("prefill_128_tok_s", vec!["prefill", "128", "tok_s"]),
+        ("prefill_512_tok_s", vec!["prefill", "512", "tok_s"]),
+        ("decode_short_tok_s", vec!["decode", "short", "tok_s"]),
+        ("decode_long_tok_s", vec!["decode", "long", "tok_s"]),
+        ("ttft_ms", vec!["ttft_ms"]),
+        ("load_ms_cold", vec!["load_ms", "cold"]),
+    ]
+}
+
+fn print_table(engines: &[(&str, Json)]) {
+    let edge = &engines[0].1;
+    let mut head = format!("\n{:<22}{:>14}", "", engines[0].0);
+    for (name, _) in &engines[1..] {
+        head += &format!("{name:>26}");
+    }
+    println!("{head}");
+    for (name, path) in figures() {
+        let mut line = format!("{name:<22}");
+        for (i, (_, e)) in engines.iter().enumerate() {
+            let cell = match (e.at(&path).num(), edge.at(&path).num()) {
+                (Some(v), _) if i == 0 => format!("{v:.1}"),
+                (Some(v), Some(base)) if base > 0.0 => format!("{v:.1} ({:.2}x)", v / base),
+                (Some(v), _) => format!("{v:.1}"),
+                _ => "-".into(),
+            };
+            line += &format!("{cell:>w$}", w = if i == 0 { 14 } else { 26 });
+        }
+        println!("{line}");
+    }
+    let per = edge.at(&["per_token", "counts"]);
+    let n = |k: &str| per.get(k).num().unwrap_or(f64::NAN);
+    println!(
+        "edge-llm per decoded token: {} dispatches (budget {}), {} compute passes, {} submits, {} bytes read back",
+        n("dispatches"),
+        edge.get("dispatch_budget_per_token").num().unwrap_or(f64::NAN),
+        n("passes"),
+        n("submits"),
+        n("readback_bytes")
+    );
+    println!(
+        "edge-llm peak GPU buffer bytes: {}; adapter: {}",
+        edge.get("gpu_buffer_bytes_peak").num().unwrap_or(f64::NAN),
+        edge.at(&["adapter", "name"]).str().unwrap_or("?")
+    );
+}
+
+fn print_kernels(k: &Json) {
+    println!(
+        "\n{:<36}{:>26}{:>12}{:>10}{:>10}",
+        "kernel", "shape", "us", "GB/s", "GFLOP/s"
+    );
+    if let Json::Arr(rows) = k.get("kernels") {
+        for r in rows {
+            println!(
+                "{:<36}{:>26}{:>12.1}{:>10.2}{:>10.2}",
+                r.get("kernel").str().unwrap_or(""),
+                r.get("shape").str().unwrap_or(""),
+                r.get("us").num().unwrap_or(f64::NAN),
+                r.get("gb_s").num().unwrap_or(f64::NAN),
+                r.get("gflop_s").num().unwrap_or(f64::NAN)
+            );
+        }
+    }
+}
+
+/// CPU model, cores and OS, for the record.
+fn machine() -> Json {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let os = output(Command::new("uname").args(["-srm"])).unwrap_or_default();
+    let mem_kb = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    Json::obj(vec![
+        ("cpu", Json::Str(cpu)),
+        ("cores", Json::Num(cores as f64)),
+        (
+            "memory_gib",
+            Json::Num((mem_kb / 1048576.0 * 10.0).round() / 10.0),
+        ),
+        ("os", Json::Str(os.trim().to_string())),
+    ])
+}
+
+fn write(path: &std::path::Path, v: &Json) -> Res {
+    fs::write(path, v.pretty()).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}
