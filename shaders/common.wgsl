@@ -19,19 +19,3 @@ struct Step {
 fn wg_linear(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
 }
-
-// 32 consecutive values of x (columns 32j..32j+31 as v0..v7) and their sum:
-// what the subgroup matvec (matvec_sg.wgsl) hands each weight decoder's
-// `blk_dot`. Plain fields, not an array: CPU drivers (lavapipe) spill
-// dynamically indexed private arrays to memory.
-struct XBlock {
-    v0: vec4<f32>,
-    v1: vec4<f32>,
-    v2: vec4<f32>,
-    v3: vec4<f32>,
-    v4: vec4<f32>,
-    v5: vec4<f32>,
-    v6: vec4<f32>,
-    v7: vec4<f32>,
-    sum: f32,
-}

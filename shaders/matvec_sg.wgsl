@@ -7,7 +7,10 @@
 // (no workgroup memory, no barrier). It owns ROWS rows. Lanes stride over
 // 32-column blocks; each lane loads its block of x once (8 vec4, normed on
 // the fly) and reuses it for all ROWS rows, so x costs ROWS times fewer
-// loads than weights. Loads, not arithmetic, bound CPU drivers.
+// loads than weights. Loads, not arithmetic, bound CPU drivers, and one
+// 16-byte load costs far less there than four 4-byte ones: weights are read
+// through a vec4 view (w4) of the buffer, scales through a word view (ws).
+// The weight decoder `blk_dot` is appended per type (shaders/quant_sg/).
 struct WParams {
     k: u32,            // columns (multiple of 32)
     n: u32,            // output rows
@@ -17,10 +20,26 @@ struct WParams {
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
-@group(0) @binding(2) var<storage, read> w: array<u32>;         // repacked weight, n (or 2n) rows
+@group(0) @binding(2) var<storage, read> w4: array<vec4<u32>>;  // repacked weight, n (or 2n) rows
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;   // (n_tokens, k)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
+@group(0) @binding(6) var<storage, read> ws: array<u32>;        // the weight buffer again, as words
+
+// 32 consecutive values of x (columns 32j..32j+31 as v0..v7) and their sum.
+// Plain fields, not an array: CPU drivers (lavapipe) spill dynamically
+// indexed private arrays to memory.
+struct XBlock {
+    v0: vec4<f32>,
+    v1: vec4<f32>,
+    v2: vec4<f32>,
+    v3: vec4<f32>,
+    v4: vec4<f32>,
+    v5: vec4<f32>,
+    v6: vec4<f32>,
+    v7: vec4<f32>,
+    sum: f32,
+}
 
 override FUSE_NORM: bool = false;
 override SWIGLU: bool = false;

@@ -403,6 +403,7 @@ fn rope_kv_norm_and_neox() {
 /// Attention over caches holding `pos0 + n_tokens` random positions; unused
 /// positions (after the batch, and before the first window) hold NaN so
 /// that reading them poisons the output.
+#[allow(clippy::too_many_arguments)]
 fn attn_case(
     rng: &mut Rng,
     nh: usize,
@@ -411,9 +412,10 @@ fn attn_case(
     pos0: usize,
     n_tokens: usize,
     window: usize,
+    portable: bool,
 ) {
     let g = gpu();
-    let what = format!("attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window}");
+    let what = format!("attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window} portable {portable}");
     let ctx = pos0 + n_tokens + 4;
     let s = AttnShape {
         n_heads: nh,
@@ -445,7 +447,10 @@ fn attn_case(
     let ob = guarded(&vec![777.0; n_tokens * nh * hd]);
     let st = step_tokens(n_tokens as u32, pos0 as u32);
     let scale = 1.0 / (hd as f32).sqrt();
-    let d = ops::attention(g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens).unwrap();
+    let d = ops::attention_with(
+        g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens, portable,
+    )
+    .unwrap();
     run(&[&d], n_tokens as u32);
     let got = read_guarded(&ob, n_tokens * nh * hd, &what);
 
@@ -488,18 +493,22 @@ fn attn_case(
 #[test]
 fn attention_decode_prefill_windows() {
     let mut rng = Rng::new(7);
-    for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32)] {
+    // (8, 1, 32): the largest query group the subgroup kernel takes.
+    for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32), (8, 1, 32)] {
         for pos0 in [0, 5, 300, 600] {
             for n_tokens in [1, 7] {
                 for window in [0, 100] {
-                    attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window);
+                    for portable in [false, true] {
+                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, portable);
+                    }
                 }
             }
         }
     }
-    // The largest supported head (Gemma): 4 output dims per thread.
+    // The largest supported head (Gemma): 4 output dims per thread; too
+    // large for the subgroup kernel's registers, so portable either way.
     for pos0 in [0, 300] {
-        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0);
+        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0, false);
     }
     print_worst("attention");
 }

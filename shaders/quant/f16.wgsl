@@ -23,15 +23,3 @@ fn unit_w(row: u32, u: u32) -> Unit {
     return Unit(vec4<f32>(unpack2x16float(w[base]), unpack2x16float(w[base + 1u])),
                 vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u])));
 }
-
-// Subgroup matvec path (see q4_1.wgsl): 32 columns = 16 words.
-fn h4(o: u32) -> vec4<f32> {
-    return vec4<f32>(unpack2x16float(w[o]), unpack2x16float(w[o + 1u]));
-}
-
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    let o = (row * wp.k + j * 32u) / 2u;
-    return dot(h4(o), xb.v0) + dot(h4(o + 2u), xb.v1) + dot(h4(o + 4u), xb.v2)
-         + dot(h4(o + 6u), xb.v3) + dot(h4(o + 8u), xb.v4) + dot(h4(o + 10u), xb.v5)
-         + dot(h4(o + 12u), xb.v6) + dot(h4(o + 14u), xb.v7);
-}

@@ -33,19 +33,3 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u)) - vec4<f32>(8.0);
     return Unit(lo * d, hi * d);
 }
-
-// Subgroup matvec path (see q4_1.wgsl): (nibble - 8) * d, the -8 through
-// the block's x sum.
-fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
-    let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
-    return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
-}
-
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    let b = row * (wp.k / 32u) + j;
-    let sw = unpack2x16float(w[wp.scale_offset + b / 2u]);
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
-    let s = nib_dot(w[4u * b], xb.v0, xb.v4) + nib_dot(w[4u * b + 1u], xb.v1, xb.v5)
-          + nib_dot(w[4u * b + 2u], xb.v2, xb.v6) + nib_dot(w[4u * b + 3u], xb.v3, xb.v7);
-    return d * (s - 8.0 * xb.sum);
-}

@@ -32,19 +32,3 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
     return Unit(lo * dm.x + dm.y, hi * dm.x + dm.y);
 }
-
-// Subgroup matvec path (matvec_sg.wgsl): dot(W[row, block j], xb). Word i of
-// a block holds columns 4i..4i+3 (low nibbles, xb.v_i) and 4i+16.. (high,
-// xb.v_{i+4}); the mins need only the block's x sum.
-fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
-    let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
-    return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
-}
-
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    let b = row * (wp.k / 32u) + j;
-    let dm = unpack2x16float(w[wp.scale_offset + b]);
-    let s = nib_dot(w[4u * b], xb.v0, xb.v4) + nib_dot(w[4u * b + 1u], xb.v1, xb.v5)
-          + nib_dot(w[4u * b + 2u], xb.v2, xb.v6) + nib_dot(w[4u * b + 3u], xb.v3, xb.v7);
-    return dm.x * s + dm.y * xb.sum;
-}

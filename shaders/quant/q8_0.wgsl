@@ -32,15 +32,3 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let d = select(sw.x, sw.y, (b & 1u) == 1u);
     return Unit(i8x4(w[b * 8u + 2u * j]) * d, i8x4(w[b * 8u + 2u * j + 1u]) * d);
 }
-
-// Subgroup matvec path (see q4_1.wgsl): word i of a block is columns 4i..4i+3.
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    let b = row * (wp.k / 32u) + j;
-    let o = 8u * b;
-    let sw = unpack2x16float(w[wp.scale_offset + b / 2u]);
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
-    let s = dot(i8x4(w[o]), xb.v0) + dot(i8x4(w[o + 1u]), xb.v1) + dot(i8x4(w[o + 2u]), xb.v2)
-          + dot(i8x4(w[o + 3u]), xb.v3) + dot(i8x4(w[o + 4u]), xb.v4) + dot(i8x4(w[o + 5u]), xb.v5)
-          + dot(i8x4(w[o + 6u]), xb.v6) + dot(i8x4(w[o + 7u]), xb.v7);
-    return d * s;
-}

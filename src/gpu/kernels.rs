@@ -32,7 +32,14 @@ pub enum Kernel {
     },
     RmsNorm,
     RopeKv,
-    Attention,
+    /// shaders/attention.wgsl (runs everywhere) when `subgroup` is 0, else
+    /// shaders/attention_sg.wgsl: `subgroup` lanes, `hd4` = head_dim / 4,
+    /// `group` query heads per KV head.
+    Attention {
+        subgroup: u32,
+        hd4: u32,
+        group: u32,
+    },
     SiluMul,
     Sample,
 }
@@ -52,7 +59,9 @@ impl Kernel {
     pub fn bindings(self) -> &'static [Binding] {
         match self {
             // step, params, w, x, y, norm weight
-            Kernel::Matvec { .. } => &[U, U, R, R, W, R],
+            Kernel::Matvec { subgroup: 0, .. } => &[U, U, R, R, W, R],
+            // ... and w again (a vec4 view and a word view of one buffer)
+            Kernel::Matvec { .. } => &[U, U, R, R, W, R, R],
             // step, params, w, x, y
             Kernel::Gemm { .. } => &[U, U, R, R, W],
             // step, params, w, tokens, y
@@ -62,7 +71,7 @@ impl Kernel {
             // step, params, qkv, k cache, v cache
             Kernel::RopeKv => &[U, U, W, W, W],
             // step, params, qkv, k cache, v cache, out
-            Kernel::Attention => &[U, U, R, R, R, W],
+            Kernel::Attention { .. } => &[U, U, R, R, R, W],
             // step, params, [gate; up], h
             Kernel::SiluMul => &[U, U, R, W],
             // step, params, logits, tokens
@@ -92,6 +101,15 @@ impl Kernel {
                 v
             }
             Kernel::Gemm { residual, .. } => vec![("RESIDUAL", b(residual))],
+            Kernel::Attention {
+                subgroup,
+                hd4,
+                group,
+            } if subgroup > 0 => vec![
+                ("WG", f64::from(subgroup)),
+                ("HD4", f64::from(hd4)),
+                ("GROUP", f64::from(group)),
+            ],
             _ => Vec::new(),
         }
     }
@@ -125,6 +143,24 @@ pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
     })
 }
 
+/// The weight decoder `blk_dot` of the subgroup matvec (whole 32-column
+/// blocks through 16-byte loads).
+fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
+    Ok(match ty {
+        GgmlType::F32 => include_str!("../../shaders/quant_sg/f32.wgsl"),
+        GgmlType::F16 => include_str!("../../shaders/quant_sg/f16.wgsl"),
+        GgmlType::Q8_0 => include_str!("../../shaders/quant_sg/q8_0.wgsl"),
+        GgmlType::Q4_0 => include_str!("../../shaders/quant_sg/q4_0.wgsl"),
+        GgmlType::Q4_1 => include_str!("../../shaders/quant_sg/q4_1.wgsl"),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "weights of type {} on the GPU",
+                other.name()
+            )))
+        }
+    })
+}
+
 /// The complete WGSL source of `kernel`.
 pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let body = match kernel {
@@ -134,17 +170,23 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
         Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
-        Kernel::Attention => include_str!("../../shaders/attention.wgsl"),
+        Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
+        Kernel::Attention { .. } => include_str!("../../shaders/attention_sg.wgsl"),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
         Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
     };
     // The quant decoder refers to `w` and `wp`, declared by the body; WGSL
     // resolves module-scope names regardless of order.
-    let quant = kernel
-        .weight_type()
-        .map(quant_source)
-        .transpose()?
-        .unwrap_or("");
+    let quant = match kernel {
+        Kernel::Matvec {
+            ty, subgroup: 1.., ..
+        } => quant_sg_source(ty)?,
+        _ => kernel
+            .weight_type()
+            .map(quant_source)
+            .transpose()?
+            .unwrap_or(""),
+    };
     Ok(format!("{COMMON}\n{body}\n{quant}"))
 }
 
@@ -161,7 +203,21 @@ pub fn all_variants() -> Vec<Kernel> {
     let mut v = vec![
         Kernel::RmsNorm,
         Kernel::RopeKv,
-        Kernel::Attention,
+        Kernel::Attention {
+            subgroup: 0,
+            hd4: 0,
+            group: 0,
+        },
+        Kernel::Attention {
+            subgroup: 8,
+            hd4: 16,
+            group: 3,
+        },
+        Kernel::Attention {
+            subgroup: 32,
+            hd4: 8,
+            group: 1,
+        },
         Kernel::SiluMul,
         Kernel::Sample,
     ];

@@ -75,11 +75,16 @@ pub fn matvec(
         MATVEC_ROWS
     };
     let groups = to_u32(n, "matvec rows")?.div_ceil(rows);
+    let buffers: &[&wgpu::Buffer] = if subgroup > 0 {
+        &[&w.buf, x, y, nw, &w.buf]
+    } else {
+        &[&w.buf, x, y, nw]
+    };
     Dispatch::new(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
-        &[&w.buf, x, y, nw],
+        buffers,
         Grid::Flat(groups),
         step,
     )
@@ -289,6 +294,27 @@ pub fn attention(
     out: &wgpu::Buffer,
     max_tokens: usize,
 ) -> Result<Dispatch> {
+    attention_with(
+        gpu, step, s, scale, window, qkv, kc, vc, out, max_tokens, false,
+    )
+}
+
+/// `attention`; `portable` forces the workgroup-memory kernel where the
+/// subgroup one would run (tests cover both on one adapter).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_with(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    s: AttnShape,
+    scale: f32,
+    window: usize,
+    qkv: &wgpu::Buffer,
+    kc: &wgpu::Buffer,
+    vc: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    max_tokens: usize,
+    portable: bool,
+) -> Result<Dispatch> {
     s.check()?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "attention qkv")?;
     need(kc, s.cache_elems() as u64, "k cache")?;
@@ -308,13 +334,41 @@ pub fn attention(
         scale,
         _pad1: 0,
     };
-    let heads = to_u32(s.n_heads, "n_heads")?;
+    // The subgroup kernel keeps a query group's q and output in registers
+    // (shaders/attention_sg.wgsl MAXV, MAXG).
+    let group = s.n_heads / s.n_kv_heads;
+    let hd4 = s.head_dim / 4;
+    let kernel = match gpu.info.subgroup_lanes {
+        Some(lanes)
+            if !portable && s.head_dim.is_multiple_of(4) && group <= 8 && group * hd4 <= 64 =>
+        {
+            Kernel::Attention {
+                subgroup: lanes,
+                hd4: to_u32(hd4, "head_dim")?,
+                group: to_u32(group, "n_heads")?,
+            }
+        }
+        _ => Kernel::Attention {
+            subgroup: 0,
+            hd4: 0,
+            group: 0,
+        },
+    };
+    // One workgroup per (head, token); per (KV head, token) for subgroups.
+    let x = if let Kernel::Attention { subgroup: 1.., .. } = kernel {
+        s.n_kv_heads
+    } else {
+        s.n_heads
+    };
     Dispatch::new(
         gpu,
-        Kernel::Attention,
+        kernel,
         bytemuck::bytes_of(&params),
         &[qkv, kc, vc, out],
-        Grid::Tokens { x: heads, tile: 1 },
+        Grid::Tokens {
+            x: to_u32(x, "heads")?,
+            tile: 1,
+        },
         step,
     )
 }

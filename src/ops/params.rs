@@ -124,7 +124,13 @@ mod tests {
             subgroup: 0,
         };
         check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
-        let sg = Kernel::Matvec { subgroup: 8, ..mv };
+        let sg = Kernel::Matvec {
+            ty,
+            fuse_norm: false,
+            swiglu: false,
+            residual: false,
+            subgroup: 8,
+        };
         check!(sg, "WParams", WParams, [k, n, scale_offset, aux]);
         check!(
             Kernel::Gemm {
@@ -154,7 +160,11 @@ mod tests {
             [n_heads, n_kv_heads, head_dim, rope_dim, ctx, neox, theta, _pad]
         );
         check!(
-            Kernel::Attention,
+            Kernel::Attention {
+                subgroup: 0,
+                hd4: 0,
+                group: 0
+            },
             "AttnParams",
             AttnParams,
             [n_heads, n_kv_heads, head_dim, ctx, window, _pad0, scale, _pad1]

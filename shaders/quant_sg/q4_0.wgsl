@@ -1,0 +1,16 @@
+// Q4_0 for the subgroup matvec (see q4_1.wgsl): (nibble - 8) * d, the -8
+// through the block's x sum; f16 scales two per word.
+fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
+    let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
+    return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
+}
+
+fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
+    let b = row * (wp.k / 32u) + j;
+    let q = w4[b];
+    let sw = unpack2x16float(ws[wp.scale_offset + b / 2u]);
+    let d = select(sw.x, sw.y, (b & 1u) == 1u);
+    let s = nib_dot(q.x, xb.v0, xb.v4) + nib_dot(q.y, xb.v1, xb.v5)
+          + nib_dot(q.z, xb.v2, xb.v6) + nib_dot(q.w, xb.v3, xb.v7);
+    return d * (s - 8.0 * xb.sum);
+}
