@@ -1,7 +1,8 @@
 //! Project tasks, std only. `cargo xtask test` is exactly what CI runs
 //! (`.ci/run`); `cargo xtask reference` regenerates the llama.cpp reference data.
 //!
-//! `cargo xtask pkg` builds the npm package `edge-llm` into pkg/.
+//! `cargo xtask pkg` builds the npm package `edge-llm` into pkg/;
+//! `cargo xtask demo` serves the chat page in www/ (see demo.rs).
 //!
 //! `test` first installs what is missing on a Debian machine (as root), then
 //! runs each check in order, timing it and stopping at the first failure.
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod demo;
 mod pkg;
 use pkg::pkg;
 
@@ -26,6 +28,10 @@ const USAGE: &str = "usage:
   cargo xtask pkg
       build the npm package `edge-llm` into pkg/: wasm32 release build,
       wasm-bindgen (installed at Cargo.lock's version if needed), pkg-config/
+  cargo xtask demo [--port N] [--headless \"PROMPT\" [--max-tokens N]]
+      build the npm package, fetch the default model, serve the chat page
+      (www/) with the model on http://127.0.0.1:N/ (default 8080);
+      --headless: instead chat once in headless Chromium, print the reply
   cargo xtask reference [--cpu-only]
       regenerate tests/data/reference/*.json with llama.cpp (node-llama-cpp);
       the Vulkan runs (lavapipe) take several minutes; not run by CI";
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
             )
         }),
         Some("pkg") => check_flags(&flags, &[]).and_then(|()| pkg()),
+        Some("demo") => demo::demo(&flags),
         Some("reference") => check_flags(&flags, &["--cpu-only"])
             .and_then(|()| reference(flags.contains(&"--cpu-only"))),
         Some("help" | "--help" | "-h") => {

