@@ -154,12 +154,20 @@ export function explain(err, during, sizeBytes) {
         reload: true,
       };
     case "network":
-      return {
-        title: "Download failed",
-        text: "The model could not be downloaded. Check the connection and the URL, then retry: the download resumes where it stopped.",
-        retry: "Retry download",
-        reload: false,
-      };
+      // An HTTP 4xx will not go away by retrying; a dropped connection will.
+      return /HTTP 4\d\d/.test(err?.message ?? "")
+        ? {
+            title: "Download failed",
+            text: "The server refused the model (see below): check the URL. Retry once it is fixed.",
+            retry: "Retry download",
+            reload: false,
+          }
+        : {
+            title: "Download failed",
+            text: "The model could not be downloaded. Check the connection, then retry: the download resumes where it stopped.",
+            retry: "Retry download",
+            reload: false,
+          };
     case "integrity":
       return {
         title: "The download is corrupt",
@@ -174,7 +182,12 @@ export function explain(err, during, sizeBytes) {
     case "context_overflow":
       return { title: "The conversation is too long", text: "It no longer fits the model's context. Start a New chat.", retry: null, reload: false };
     case "package_missing":
-      return { title: "The edge-llm package is missing", text: "Build it with `cargo xtask pkg` (or run `cargo xtask demo`).", retry: null, reload: true };
+      return {
+        title: "The edge-llm package is missing",
+        text: "This page needs the edge-llm package (with WorkerEngine) in pkg/ next to it: build it with `cargo xtask pkg`, or run `cargo xtask demo`.",
+        retry: null,
+        reload: true,
+      };
     default:
       return { title: "Something went wrong", text: "Retry, or reload the page.", retry: during === "load" ? "Retry" : null, reload: true };
   }
