@@ -136,6 +136,9 @@ async function loadModel(choice) {
       return;
     }
     engine = loaded;
+    // Remembered only once it worked, so a typo is not retried on every visit.
+    if (choice.kind === "known") store.updateSettings({ source: "known", knownModel: choice.name });
+    if (choice.kind === "url") store.updateSettings({ source: "url", url: choice.url, sha256: choice.sha256?.trim() ?? "" });
     await showReady(spec, performance.now() - t0);
   } catch (e) {
     if (ctl !== loadCtl) return;
@@ -151,7 +154,7 @@ async function showReady(spec, ms) {
   try {
     const info = await engine.info();
     const from = { network: "downloaded", cache: "from the local cache", memory: "from the file" }[info.load?.source] ?? "";
-    const gpu = [info.adapter?.name, info.adapter?.backend].filter(Boolean).join(", ");
+    const gpu = await adapterName(info.adapter);
     // A known model has a better name than its GGUF metadata tends to give.
     const name = spec.known ? spec.label : info.model?.name || spec.label;
     text =
@@ -166,6 +169,23 @@ async function showReady(spec, ms) {
   el.ready.hidden = false;
   setState("ready");
   if (!el.panel.contains(document.activeElement)) el.prompt.focus();
+}
+
+/**
+ * The GPU's name. wgpu's WebGPU backend cannot see it (it reports a generic
+ * name), but this page can ask the browser for the adapter's own description.
+ */
+async function adapterName(adapter) {
+  const own = adapter?.name && !/^BrowserWebGpu$/i.test(adapter.name) ? adapter.name : "";
+  let seen = "";
+  try {
+    const a = own ? null : await navigator.gpu.requestAdapter();
+    const i = a?.info ?? {};
+    seen = [i.vendor, i.architecture, i.description].filter(Boolean).join(" ");
+  } catch {
+    /* only a label */
+  }
+  return own || seen || adapter?.backend || "unknown";
 }
 
 // ---- chat ----------------------------------------------------------------
@@ -378,9 +398,6 @@ function initModelForm() {
     if (!choice || (choice.kind === "url" && !choice.url)) {
       (choice?.kind === "url" ? el.modelUrl : el.modelFile).focus();
       return;
-    }
-    if (choice.kind !== "file") {
-      store.updateSettings({ source: choice.kind, knownModel: el.knownModel.value, url: el.modelUrl.value.trim(), sha256: el.modelSha.value.trim() });
     }
     loadModel(choice);
   });

@@ -63,6 +63,13 @@ test("server: the model with HTTP Range (206, 416) so downloads resume", async (
   assert.equal(part.status, 206);
   assert.equal(part.headers.get("content-range"), "bytes 4-9/10");
   assert.equal(await part.text(), "456789");
+  const etag = whole.headers.get("etag");
+  const same = await fetch(url, { headers: { range: "bytes=4-", "if-range": etag } });
+  assert.equal(same.status, 206);
+  await same.arrayBuffer();
+  const changed = await fetch(url, { headers: { range: "bytes=4-", "if-range": '"other"' } });
+  assert.equal(changed.status, 200); // not the file the client has part of: all of it
+  assert.equal(await changed.text(), "0123456789");
   const bad = await fetch(url, { headers: { range: "bytes=10-" } });
   assert.equal(bad.status, 416);
   assert.equal(bad.headers.get("content-range"), "bytes */10");

