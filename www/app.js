@@ -257,6 +257,11 @@ function nearBottom() {
 async function send() {
   const text = el.prompt.value.trim();
   if (!text || !engine || document.body.dataset.state !== "ready") return;
+  // A problem from the last reply (e.g. context overflow) is over once the user goes on.
+  if (!el.problem.hidden) {
+    hideProblem();
+    el.ready.hidden = false;
+  }
   const s = store.settings;
   const c = store.current();
   store.append(c, "user", text);
@@ -336,8 +341,12 @@ function finalStats(s) {
 }
 
 function chatFailed(e, c) {
-  // The user's message stays in the conversation, and in the box to resend.
-  el.prompt.value = c.messages.at(-1)?.role === "user" ? c.messages.at(-1).content : "";
+  // The unanswered message goes back into the box, to resend once fixed.
+  if (c.messages.at(-1)?.role === "user") {
+    el.prompt.value = c.messages.pop().content;
+    store.save();
+    if (store.current() === c) renderConversation();
+  }
   if (e?.code === "device_lost" || e?.code === "out_of_memory" || e?.code === "disposed") {
     engine = null; // unusable now: Retry loads it afresh
     setState("error");
@@ -467,6 +476,10 @@ function initChat() {
   el.stop.addEventListener("click", () => genCtl?.abort());
   el.newChat.addEventListener("click", () => {
     genCtl?.abort();
+    if (engine && !el.problem.hidden && document.body.dataset.state !== "error") {
+      hideProblem(); // e.g. "too long": a New chat is the cure
+      el.ready.hidden = false;
+    }
     if (store.current().messages.length > 0) store.newConversation();
     el.stats.textContent = "";
     renderConversation();
