@@ -10,7 +10,6 @@ import { explain, formatBytes, knownLabel, modelSpec, progressText, readConfig, 
 
 const $ = (id) => document.getElementById(id);
 const el = {
-  status: $("status"),
   loading: $("loading"),
   progress: $("progress"),
   progressLabel: $("progress-label"),
@@ -102,7 +101,14 @@ async function loadModel(choice) {
   loadCtl?.abort();
   const ctl = new AbortController();
   loadCtl = ctl;
-  const spec = modelSpec(choice, edge.knownModels ?? {}, config);
+  let spec;
+  try {
+    spec = modelSpec(choice, edge.knownModels ?? {}, config);
+  } catch (e) {
+    setState(engine ? "ready" : "error");
+    showProblem({ code: "invalid_option", message: String(e?.message ?? e) }, "load");
+    return;
+  }
   setState("loading");
   hideProblem();
   el.ready.hidden = true;
@@ -323,6 +329,8 @@ async function send() {
     out.remove();
   }
   el.stats.textContent = stats ? finalStats(stats) : chunks ? liveStats(tFirst - t0, chunks, performance.now() - tFirst) + (stopped ? " · stopped" : "") : stopped ? "Stopped" : "";
+  // A model load started meanwhile (it aborted us) owns the state now.
+  if (document.body.dataset.state !== "generating") return;
   if (failure) return chatFailed(failure, c);
   setState("ready");
   if (!el.panel.contains(document.activeElement)) el.prompt.focus();

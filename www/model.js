@@ -179,6 +179,8 @@ export function explain(err, during, sizeBytes) {
       return { title: "Not a usable GGUF file", text: "This file is not a GGUF model edge-llm can read.", retry: null, reload: false };
     case "aborted":
       return { title: "Loading cancelled", text: "Load the model again when you are ready.", retry: "Load again", reload: false };
+    case "invalid_option":
+      return { title: "That does not look right", text: "Check the model URL (and the sha256: 64 hex digits).", retry: null, reload: false };
     case "context_overflow":
       return { title: "The conversation is too long", text: "It no longer fits the model's context. Start a New chat.", retry: null, reload: false };
     case "package_missing":

@@ -7,8 +7,9 @@ const MAX_CONVERSATIONS = 50;
 
 export const DEFAULT_SETTINGS = Object.freeze({
   system: "",
-  // Low: a 135M-parameter model wanders off quickly at higher temperatures.
-  temperature: 0.3,
+  // Greedy: a 135M-parameter model wanders off at once when sampled (even at
+  // 0.3 it answers "What is the capital of France?" in French half the time).
+  temperature: 0,
   topP: 0.9,
   maxTokens: 256,
   /** "known" | "url" (a local file is never remembered: it needs a new pick). */
