@@ -123,6 +123,7 @@ async function loadModel(choice) {
   }
   const meter = new SpeedMeter();
   const t0 = performance.now();
+  performance.mark("edge-llm:load-start");
   try {
     const loaded = await edge.WorkerEngine.load(spec.source, {
       ...spec.options,
@@ -142,6 +143,7 @@ async function loadModel(choice) {
       return;
     }
     engine = loaded;
+    performance.mark("edge-llm:loaded");
     // Remembered only once it worked, so a typo is not retried on every visit.
     if (choice.kind === "known") store.updateSettings({ source: "known", knownModel: choice.name });
     if (choice.kind === "url") store.updateSettings({ source: "url", url: choice.url, sha256: choice.sha256?.trim() ?? "" });
@@ -156,42 +158,31 @@ async function loadModel(choice) {
 }
 
 async function showReady(spec, ms) {
-  let text = `${spec.label} is ready`;
+  let info = null;
   try {
-    const info = await engine.info();
-    const from = { network: "downloaded", cache: "from the local cache", memory: "from the file" }[info.load?.source] ?? "";
-    const gpu = await adapterName(info.adapter);
-    // A known model has a better name than its GGUF metadata tends to give.
-    const name = spec.known ? spec.label : info.model?.name || spec.label;
-    text =
-      `Ready: ${name} · ${formatBytes(info.model?.fileBytes)}` +
-      ` · GPU: ${gpu || "unknown"}${info.adapter?.shaderF16 ? " (f16)" : ""}` +
-      ` · loaded in ${(ms / 1000).toFixed(1)} s${from ? ` (${from})` : ""}`;
+    info = await engine.info();
   } catch {
     /* info() is a nicety: the engine works without it */
+  }
+  let text = `Ready: ${spec.label}`;
+  if (info) {
+    const from = { network: "downloaded", cache: "from the local cache", memory: "from the file" }[info.load?.source] ?? "";
+    // A known model has a better name than its GGUF metadata tends to give.
+    const name = spec.known ? spec.label : info.model?.name || spec.label;
+    // No requestAdapter() here for a nicer GPU name: on this thread it can
+    // block the page for seconds while WebGPU starts up.
+    const gpu = info.adapter?.name || "WebGPU";
+    text =
+      `Ready: ${name} · ${formatBytes(info.model?.fileBytes)}` +
+      ` · GPU: ${gpu}${info.adapter?.shaderF16 ? " (f16)" : ""}` +
+      ` · loaded in ${(ms / 1000).toFixed(1)} s${from ? ` (${from})` : ""}`;
   }
   el.loading.hidden = true;
   el.ready.textContent = text;
   el.ready.hidden = false;
   setState("ready");
+  performance.mark("edge-llm:ready");
   if (!el.panel.contains(document.activeElement)) el.prompt.focus();
-}
-
-/**
- * The GPU's name. wgpu's WebGPU backend cannot see it (it reports a generic
- * name), but this page can ask the browser for the adapter's own description.
- */
-async function adapterName(adapter) {
-  const own = adapter?.name && !/^BrowserWebGpu$/i.test(adapter.name) ? adapter.name : "";
-  let seen = "";
-  try {
-    const a = own ? null : await navigator.gpu.requestAdapter();
-    const i = a?.info ?? {};
-    seen = [i.vendor, i.architecture, i.description].filter(Boolean).join(" ");
-  } catch {
-    /* only a label */
-  }
-  return own || seen || adapter?.backend || "unknown";
 }
 
 // ---- chat ----------------------------------------------------------------
@@ -521,6 +512,7 @@ async function main() {
   registerServiceWorker();
   try {
     edge = await import("./pkg/index.js");
+    performance.mark("edge-llm:package");
     if (typeof edge.WorkerEngine?.load !== "function") throw new Error("pkg/index.js has no WorkerEngine (an older build?)");
   } catch (e) {
     setState("error");
