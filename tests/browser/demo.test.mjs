@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { defaultModelDir, etagOf, sendFile, startDemoServer } from "../../tools/demo/serve.mjs";
 import { DESKTOP, PHONE, chatTurn, launchChromium, pageState, problem, screenshot, setMaxTokens, waitForModel } from "./demo-lib.mjs";
 
@@ -31,7 +31,26 @@ let page;
 // connection, "down" drops every connection, "up" serves it (with Range).
 const flaky = { mode: "up", cutAt: 30_000_000 };
 
+// When set, pkg/worker.js comes with a prologue that makes the adapter
+// report a 16 MiB maxBufferSize: the model no longer fits, as on a small GPU.
+const smallGpu = { on: false };
+const SMALL_GPU_PROLOGUE = `{
+  const limits = Object.getOwnPropertyDescriptor(GPUAdapter.prototype, "limits");
+  Object.defineProperty(GPUAdapter.prototype, "limits", {
+    get() {
+      const real = limits.get.call(this);
+      return new Proxy(real, { get: (t, k) => (k === "maxBufferSize" ? 16 << 20 : Reflect.get(t, k)) });
+    },
+  });
+}
+`;
+
 function onRequest(req, res, path) {
+  if (path === "/pkg/worker.js" && smallGpu.on) {
+    const body = SMALL_GPU_PROLOGUE + readFileSync(join(ROOT, "pkg/worker.js"), "utf8");
+    res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-store" }).end(body);
+    return true;
+  }
   if (path !== "/flaky/model.gguf") return false;
   if (flaky.mode === "up") {
     sendFile(req, res, MODEL);
@@ -165,6 +184,32 @@ test("stop ends a reply mid-way and keeps what came", async () => {
   assert.equal(await page.getByTestId("send").isEnabled(), true);
 });
 
+test("device lost: the page offers Reload model, which brings the engine back", async () => {
+  // Destroying the engine's GPUDevice (in its worker) is what a driver reset looks like.
+  const worker = page.workers().find((w) => /worker\.js/.test(w.url()));
+  assert.ok(worker, `no engine worker: ${page.workers().map((w) => w.url())}`);
+  await worker.evaluate(() => {
+    const create = GPUDevice.prototype.createCommandEncoder;
+    GPUDevice.prototype.createCommandEncoder = function (...args) {
+      GPUDevice.prototype.createCommandEncoder = create;
+      this.destroy();
+      return create.apply(this, args);
+    };
+  });
+  const turn = await chatTurn(page, "Hello?");
+  const p = await problem(page);
+  console.log(`after device loss: ${JSON.stringify(p)}`);
+  assert.equal(p?.code, "device_lost");
+  assert.match(p.text, /The GPU was reset/);
+  assert.equal(turn.state, "error");
+  // The unanswered message is back in the box, and not in the conversation twice.
+  assert.equal(await page.getByTestId("prompt").inputValue(), "Hello?");
+  await screenshot(page, join(SHOTS, "demo-device-lost-desktop.png"));
+  assert.equal(await page.getByTestId("retry").textContent(), "Reload model");
+  await page.getByTestId("retry").click();
+  console.log(`reloaded: ${await waitForModel(page)}`);
+});
+
 test("offline: with the server gone, a reload opens the app, the cached model and past chats", async () => {
   await page.getByTestId("new-chat").click();
   assert.equal(await page.getByTestId("assistant-message").count(), 0);
@@ -223,6 +268,25 @@ test("a local GGUF file loads from the file picker", async () => {
   const ready = await waitForModel(page);
   console.log(`file: ${ready}`);
   assert.match(ready, /from the file/);
+});
+
+test("a model too large for the adapter says so; Retry on a GPU that fits loads it", async () => {
+  smallGpu.on = true;
+  try {
+    await openPanel();
+    await page.locator('input[name="source"][value="known"]').check();
+    await page.getByTestId("load-model").click();
+    assert.equal(await settled(), "error");
+    const p = await problem(page);
+    console.log(`small GPU: ${JSON.stringify(p)}`);
+    assert.equal(p?.code, "out_of_memory");
+    assert.match(p.text, /Model too large for this GPU/);
+    await screenshot(page, join(SHOTS, "demo-too-large-desktop.png"));
+  } finally {
+    smallGpu.on = false;
+  }
+  await page.getByTestId("retry").click();
+  console.log(`normal GPU again: ${await waitForModel(page)}`);
 });
 
 test("a bad model URL shows a download error with Retry", async () => {
