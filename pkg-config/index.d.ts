@@ -89,6 +89,11 @@ export interface LoadOptions {
    * failed verification.
    */
   cache?: boolean;
+  /**
+   * For a known model name: fetch the same file from here instead of its
+   * default URL (a self-hosted copy; still verified by the known sha256).
+   */
+  mirrorUrl?: string | URL;
   /** KV cache capacity in tokens (default 2048, capped at the model's). */
   contextLength?: number;
   /** Where the .wasm lives when it is not next to the package's JS. */

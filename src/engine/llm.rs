@@ -277,6 +277,11 @@ impl Engine {
         &self.info
     }
 
+    /// Whether the GGUF carries a chat template (else ChatML is used).
+    pub fn has_chat_template(&self) -> bool {
+        self.chat_template.is_some()
+    }
+
     /// Token ids of `text` as llama.cpp makes them: BOS when the GGUF asks
     /// for it, special tokens written in the text recognised.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {

@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::{cargo, output, root, run, step, succeeds, Res};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Placeholder in pkg-config/package.json.
+/// Placeholder in pkg-config/package.json and engine.js.
 const VERSION_SLOT: &str = "__CARGO_VERSION__";
 
 pub fn pkg() -> Res {
@@ -168,7 +168,7 @@ fn assemble(out: &Path) -> Res {
             continue;
         }
         let to = out.join(entry.file_name());
-        if entry.file_name() == "package.json" {
+        if entry.file_name() == "package.json" || entry.file_name() == "engine.js" {
             let text = fs::read_to_string(&from).map_err(|e| format!("{}: {e}", from.display()))?;
             if !text.contains(VERSION_SLOT) {
                 return Err(format!("{} lacks {VERSION_SLOT}", from.display()));
@@ -183,8 +183,15 @@ fn assemble(out: &Path) -> Res {
     for f in [
         "index.js",
         "index.d.ts",
+        "engine.js",
+        "chat.js",
+        "source.js",
+        "store.js",
+        "errors.js",
+        "wasm.js",
+        "worker.js",
+        "worker-client.js",
         "edge_llm.js",
-        "edge_llm.d.ts",
         "edge_llm_bg.wasm",
         "README.md",
     ] {
