@@ -150,7 +150,20 @@ test("first visit: the default model loads from the local mirror with a progress
 
 test("chat: a reply streams into an assistant message, with TTFT and tok/s", async () => {
   await quickSettings(6);
+  // The longest stall of the page's thread while the model works (in its worker).
+  await page.evaluate(() => {
+    let last = performance.now();
+    window.__maxGap = 0;
+    window.__gapTimer = setInterval(() => {
+      const now = performance.now();
+      window.__maxGap = Math.max(window.__maxGap, now - last);
+      last = now;
+    }, 20);
+  });
   const turn = await chatTurn(page, "What is the capital of France?");
+  const maxGap = await page.evaluate(() => (clearInterval(window.__gapTimer), window.__maxGap));
+  console.log(`page thread: longest stall ${Math.round(maxGap)} ms during the reply`);
+  assert.ok(maxGap < 1000, `the page froze for ${Math.round(maxGap)} ms while generating`);
   console.log(`reply ${JSON.stringify(turn.text)} in ${turn.totalMs} ms (TTFT ${turn.ttftMs} ms); ${turn.stats}`);
   assert.equal(turn.state, "ready");
   assert.equal(await problem(page), null);
@@ -301,6 +314,22 @@ test("a bad model URL shows a download error with Retry", async () => {
   assert.match(p.text, /Download failed.*HTTP 404/);
   assert.ok(await page.getByTestId("retry").isVisible(), "no Retry button");
   await shots("demo-error");
+});
+
+test("a file dropped on the page is loaded; a non-GGUF one says bad_gguf", async () => {
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["this is not a GGUF file at all"], "notes.gguf"));
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  });
+  assert.equal(await settled(), "error");
+  const p = await problem(page);
+  console.log(`dropped file: ${JSON.stringify(p)}`);
+  assert.equal(p?.code, "bad_gguf");
+  assert.match(p.text, /Not a usable GGUF file/);
+  assert.equal(await page.locator("#drop").isHidden(), true);
 });
 
 test("without WebGPU the page says which browsers work", async () => {
