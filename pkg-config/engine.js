@@ -261,6 +261,7 @@ export function adapterInfo(a) {
     maxStorageBufferBindingSize: a.max_storage_binding,
     maxBufferSize: a.max_buffer_size,
     matvecLayout: a.matvec_layout,
+    matvecTuneMs: a.matvec_tune_ms,
   };
 }
 

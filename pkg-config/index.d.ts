@@ -237,6 +237,8 @@ export interface AdapterInfo {
    * invocation, software adapters such as SwiftShader).
    */
   matvecLayout: "groups" | "rows";
+  /** What that benchmark measured, ms: [groups, rows]. */
+  matvecTuneMs: [number, number];
 }
 
 export interface EngineInfo {

@@ -19,6 +19,8 @@ pub struct GpuInfo {
     pub max_buffer_size: u64,
     /// The matvec layout decode uses here (`ops::tune` picks it at load).
     pub matvec_layout: MatvecLayout,
+    /// What `ops::tune` measured: ms for its matvec as [groups, rows].
+    pub matvec_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -94,6 +96,7 @@ impl Gpu {
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             matvec_layout: MatvecLayout::default(),
+            matvec_tune_ms: [0.0; 2],
         };
         Ok(Gpu {
             device,
