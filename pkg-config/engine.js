@@ -182,6 +182,11 @@ export class Engine {
     });
   }
 
+  /** Diagnostic (not part of the stable API): ms per token per decode op kind. */
+  _profile(reps = 5) {
+    return this.#run((raw) => raw.profile(reps));
+  }
+
   /** Streams text after a raw prompt (no chat template). */
   generate(prompt, opts = {}) {
     return this.#stream(async (raw) => {
@@ -255,6 +260,8 @@ export function adapterInfo(a) {
     shaderF16: a.shader_f16,
     maxStorageBufferBindingSize: a.max_storage_binding,
     maxBufferSize: a.max_buffer_size,
+    matvecLayout: a.matvec_layout,
+    matvecTuneMs: a.matvec_tune_ms,
   };
 }
 

@@ -231,6 +231,14 @@ export interface AdapterInfo {
   shaderF16: boolean;
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
+  /**
+   * The decode matvec layout a short benchmark at load picked for this
+   * adapter: "groups" (cooperative rows, GPUs) or "rows" (one row per
+   * invocation, software adapters such as SwiftShader).
+   */
+  matvecLayout: "groups" | "rows";
+  /** What that benchmark measured, ms: [groups, rows]. */
+  matvecTuneMs: [number, number];
 }
 
 export interface EngineInfo {

@@ -13,6 +13,7 @@
 mod kernel_util;
 
 use edge_llm::gguf::GgmlType;
+use edge_llm::gpu::MatvecLayout;
 use edge_llm::ops::{self, AttnShape, MatvecOpts, RopeOpts, Weight};
 use edge_llm::quant::dequantize;
 use edge_llm::reference::ops as r;
@@ -48,16 +49,8 @@ fn matvec_case(
     } else {
         vec![777.0; rows]
     };
-    let (xb, nwb, yb) = (upload(&x), upload(&nw), guarded(&y0));
+    let (xb, nwb) = (upload(&x), upload(&nw));
     let st = step_tokens(n_tokens as u32, 0);
-    let opts = MatvecOpts {
-        norm: norm.then_some((&nwb, EPS)),
-        swiglu,
-        residual,
-    };
-    let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
-    run(&[&d], n_tokens as u32);
-    let got = read_guarded(&yb, rows, &what);
 
     let last = &x[(n_tokens - 1) * k..];
     let xin = if norm {
@@ -72,7 +65,20 @@ fn matvec_case(
     if residual {
         want = r::add(&want, &y0);
     }
-    assert_close(&got, &want, 1e-7, &what);
+    for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+        let yb = guarded(&y0);
+        let opts = MatvecOpts {
+            norm: norm.then_some((&nwb, EPS)),
+            swiglu,
+            residual,
+            layout: Some(layout),
+        };
+        let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
+        run(&[&d], n_tokens as u32);
+        let what = format!("{what} {layout:?}");
+        let got = read_guarded(&yb, rows, &what);
+        assert_close(&got, &want, 1e-7, &what);
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::kernels::{Binding, Kernel};
+use super::kernels::{Binding, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
 /// What the engine reports about the adapter it runs on.
@@ -17,6 +17,10 @@ pub struct GpuInfo {
     pub shader_f16: bool,
     pub max_storage_binding: u64,
     pub max_buffer_size: u64,
+    /// The matvec layout decode uses here (`ops::tune` picks it at load).
+    pub matvec_layout: MatvecLayout,
+    /// What `ops::tune` measured: ms for its matvec as [groups, rows].
+    pub matvec_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -91,6 +95,8 @@ impl Gpu {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
+            matvec_layout: MatvecLayout::default(),
+            matvec_tune_ms: [0.0; 2],
         };
         Ok(Gpu {
             device,

@@ -7,6 +7,19 @@
 use crate::gguf::GgmlType;
 use crate::{Error, Result};
 
+/// How a decode matvec spreads a row's dot product over invocations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatvecLayout {
+    /// Groups of 8 invocations share rows and reduce in workgroup memory
+    /// (shaders/matvec.wgsl): GPUs and lavapipe.
+    #[default]
+    Groups,
+    /// One invocation per row, no barriers (shaders/matvec_row.wgsl):
+    /// SwiftShader, where a barrier costs more than the loads it shares.
+    Rows,
+}
+
 /// Every compute kernel, with what distinguishes its pipelines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
@@ -16,6 +29,7 @@ pub enum Kernel {
         fuse_norm: bool,
         swiglu: bool,
         residual: bool,
+        layout: MatvecLayout,
     },
     /// Prefill GEMM over a batch of tokens.
     Gemm {
@@ -119,7 +133,14 @@ pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
 /// The complete WGSL source of `kernel`.
 pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let body = match kernel {
-        Kernel::Matvec { .. } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Matvec {
+            layout: MatvecLayout::Groups,
+            ..
+        } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Matvec {
+            layout: MatvecLayout::Rows,
+            ..
+        } => include_str!("../../shaders/matvec_row.wgsl"),
         Kernel::Gemm { .. } => include_str!("../../shaders/gemm.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
@@ -161,12 +182,15 @@ pub fn all_variants() -> Vec<Kernel> {
             v.push(Kernel::Gemm { ty, residual });
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
-                    v.push(Kernel::Matvec {
-                        ty,
-                        fuse_norm,
-                        swiglu,
-                        residual,
-                    });
+                    for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+                        v.push(Kernel::Matvec {
+                            ty,
+                            fuse_norm,
+                            swiglu,
+                            residual,
+                            layout,
+                        });
+                    }
                 }
             }
         }

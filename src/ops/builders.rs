@@ -3,7 +3,7 @@
 
 use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams};
 use super::{need, to_u32, Dispatch, Grid, Weight};
-use crate::gpu::{Gpu, Kernel};
+use crate::gpu::{Gpu, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
 /// Output rows per matvec workgroup (shaders/matvec.wgsl `ROWS`).
@@ -20,6 +20,8 @@ pub struct MatvecOpts<'a> {
     pub swiglu: bool,
     /// Accumulate into `y` instead of overwriting.
     pub residual: bool,
+    /// Force a layout (tests, tuning); `None`: the GPU's `matvec_layout`.
+    pub layout: Option<MatvecLayout>,
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
@@ -56,6 +58,7 @@ pub fn matvec(
         fuse_norm: opts.norm.is_some(),
         swiglu: opts.swiglu,
         residual: opts.residual,
+        layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
     };
     let params = w.params(n, eps)?;
     let groups = to_u32(n, "matvec rows")?.div_ceil(MATVEC_ROWS);

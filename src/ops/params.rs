@@ -80,7 +80,7 @@ pub struct SampleParams {
 mod tests {
     use super::*;
     use crate::gguf::GgmlType;
-    use crate::gpu::{kernel_source, Kernel, StepParams};
+    use crate::gpu::{kernel_source, Kernel, MatvecLayout, StepParams};
     use std::mem::{offset_of, size_of};
 
     /// (WGSL struct member name, offset) of struct `name` in `kernel`'s source.
@@ -116,13 +116,16 @@ mod tests {
     #[test]
     fn rust_params_match_wgsl_structs() {
         let ty = GgmlType::Q4_1;
-        let mv = Kernel::Matvec {
-            ty,
-            fuse_norm: false,
-            swiglu: false,
-            residual: false,
-        };
-        check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
+        for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+            let mv = Kernel::Matvec {
+                ty,
+                fuse_norm: false,
+                swiglu: false,
+                residual: false,
+                layout,
+            };
+            check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
+        }
         check!(
             Kernel::Gemm {
                 ty,

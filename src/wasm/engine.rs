@@ -61,7 +61,8 @@ impl RawLoader {
         if opts.ctx == 0 {
             return Err(to_js_error(Error::option("contextLength", "must be > 0")));
         }
-        let gpu = Gpu::new().await.map_err(to_js_error)?;
+        let mut gpu = Gpu::new().await.map_err(to_js_error)?;
+        crate::ops::tune(&mut gpu).await.map_err(to_js_error)?;
         Ok(RawLoader {
             inner: Some(EngineLoader::new(gpu, total as u64, &opts)),
             hash: hash.then(Sha256::new),
@@ -317,6 +318,18 @@ impl RawEngine {
         self.with(|e| {
             let g = e.finish_generate().map_err(to_js_error)?;
             to_js(&JsFinish::from(g))
+        })
+    }
+
+    /// Diagnostic: ms per decoded token per op kind (see
+    /// `Session::profile_decode`); resolves to `[{kind, count, ms}]`.
+    pub fn profile(&self, reps: u32) -> js_sys::Promise {
+        let cell = self.cell.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut engine = take(&cell)?;
+            let r = engine.session.profile_decode(reps).await;
+            put_back(&cell, engine);
+            to_js(&r.map_err(to_js_error)?)
         })
     }
 

@@ -101,7 +101,7 @@ test("Engine.load(url) streams into the GPU with progress, low wasm memory", asy
   assert.ok(info.wasmMemoryBytes < info.model.fileBytes / 3, `wasm memory ${info.wasmMemoryBytes} B for a ${info.model.fileBytes} B model`);
   console.log(
     `load: ${r.ms.toFixed(0)} ms, wasm memory ${(info.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (peak), ` +
-      `buffered ${(info.load.peakBufferedBytes / 2 ** 20).toFixed(1)} MiB, GPU ${(info.model.gpuBytes / 2 ** 20).toFixed(1)} MiB`,
+      `buffered ${(info.load.peakBufferedBytes / 2 ** 20).toFixed(1)} MiB, GPU ${(info.model.gpuBytes / 2 ** 20).toFixed(1)} MiB, matvec layout ${info.adapter.matvecLayout} (tuning ms ${info.adapter.matvecTuneMs.map((t) => t.toFixed(1))})`,
   );
 });
 

@@ -22,14 +22,15 @@ pub fn pkg() -> Res {
     })
     .map(|()| wasm_bindgen_bin())?;
     step(
-        "pkg: cargo build --lib --release --target wasm32-unknown-unknown",
+        "pkg: cargo build --lib --profile wasm-release --target wasm32-unknown-unknown",
         || {
             run(cargo().args([
                 "build",
                 "--package",
                 "edge-llm",
                 "--lib",
-                "--release",
+                "--profile",
+                "wasm-release",
                 "--target",
                 WASM_TARGET,
             ]))
@@ -37,7 +38,9 @@ pub fn pkg() -> Res {
     )?;
     let out = root().join("pkg");
     step("pkg: wasm-bindgen --target web --out-dir pkg/", || {
-        let wasm = target_dir().join(WASM_TARGET).join("release/edge_llm.wasm");
+        let wasm = target_dir()
+            .join(WASM_TARGET)
+            .join("wasm-release/edge_llm.wasm");
         if !wasm.is_file() {
             return Err(format!("{} not built", wasm.display()));
         }
