@@ -347,7 +347,9 @@ function chatFailed(e, c) {
     if (store.current() === c) renderConversation();
   }
   if (e?.code === "device_lost" || e?.code === "out_of_memory" || e?.code === "disposed") {
-    engine = null; // unusable now: Retry loads it afresh
+    // Unusable now: end it (and its worker); Retry loads a fresh one.
+    engine?.dispose().catch(() => {});
+    engine = null;
     setState("error");
     showProblem(e, "chat");
   } else {

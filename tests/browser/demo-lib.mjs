@@ -112,8 +112,8 @@ export async function chatTurn(page, prompt, { onText, stopAfter, timeoutMs = 12
   await page.getByTestId("prompt").fill(prompt);
   const t0 = Date.now();
   await page.getByTestId("prompt").press("Enter");
-  const reply = page.locator('[data-testid="assistant-message"]').nth(before);
-  await reply.waitFor({ timeout: 10_000 });
+  // send() switches to "generating" before its first await, so the state is
+  // settled here; a reply that fails at once may never show its bubble.
   let text = "";
   let ttftMs = null;
   let stopped = false;
