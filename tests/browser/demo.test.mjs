@@ -319,6 +319,13 @@ test("a bad model URL shows a download error with Retry", async () => {
   assert.match(p.text, /Download failed.*HTTP 404/);
   assert.ok(await page.getByTestId("retry").isVisible(), "no Retry button");
   await shots("demo-error");
+  // On a phone the settings open above the chat, a tap on Settings away.
+  await page.setViewportSize(PHONE);
+  assert.ok(await page.locator("#panel").isHidden(), "settings panel left open on a phone");
+  await page.locator("#toggle-panel").click();
+  assert.equal(await page.locator("#toggle-panel").getAttribute("aria-expanded"), "true");
+  await page.screenshot({ path: join(SHOTS, "demo-settings-phone.png") });
+  await page.setViewportSize(DESKTOP);
 });
 
 test("a file dropped on the page is loaded; a non-GGUF one says bad_gguf", async () => {
