@@ -124,6 +124,15 @@ impl Gpu {
                 self.info.max_buffer_size
             )));
         }
+        // Every storage buffer is bound whole; a bigger one would fail later
+        // as an opaque validation error. (Splitting a tensor over several
+        // bindings is not implemented: no supported model needs it yet.)
+        if size > self.info.max_storage_binding {
+            return Err(Error::Unsupported(format!(
+                "{label}: {size} bytes exceeds the adapter's max storage binding {}",
+                self.info.max_storage_binding
+            )));
+        }
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,

@@ -312,7 +312,9 @@ test("WorkerEngine: same tokens, the page's thread stays free", async () => {
     }),
   );
   assert.deepEqual(r.tokens, [7042, 30, 198]);
-  assert.ok(r.worstGap < 250, `page thread blocked for ${r.worstGap.toFixed(0)} ms`);
+  // Generous: on a loaded 2-core CI machine timers slip by a few hundred
+  // ms; a blocked thread would stall for whole tokens (seconds here).
+  assert.ok(r.worstGap < 1000, `page thread blocked for ${r.worstGap.toFixed(0)} ms`);
   assert.equal(r.chat.object, "chat.completion");
   assert.equal(r.info.load.source, "cache");
   assert.equal(r.abortCode, "aborted");
