@@ -297,7 +297,9 @@ test("a model too large for the adapter says so; Retry on a GPU that fits loads 
     assert.equal(await settled(), "error");
     const p = await problem(page);
     console.log(`small GPU: ${JSON.stringify(p)}`);
-    assert.equal(p?.code, "out_of_memory");
+    // The engine may call it either way (a buffer over maxBufferSize is
+    // out_of_memory today; over a binding limit, unsupported): the page says the same.
+    assert.ok(["out_of_memory", "unsupported"].includes(p?.code), `code ${p?.code}`);
     assert.match(p.text, /Model too large for this GPU/);
     await screenshot(page, join(SHOTS, "demo-too-large-desktop.png"));
   } finally {
