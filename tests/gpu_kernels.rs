@@ -130,16 +130,20 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
     } else {
         vec![777.0; n_tokens * rows]
     };
-    let (xb, yb) = (upload(&x), guarded(&y0));
+    let xb = upload(&x);
     let st = step_tokens(n_tokens as u32, 0);
-    let d = ops::gemm(g, &st, &w, &xb, &yb, residual, n_tokens).unwrap();
-    run(&[&d], n_tokens as u32);
-    let got = read_guarded(&yb, n_tokens * rows, &what);
     let mut want = r::matmul(&x, n_tokens, &wf, rows, k);
     if residual {
         want = r::add(&want, &y0);
     }
-    assert_close(&got, &want, 1e-7, &what);
+    for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+        let yb = guarded(&y0);
+        let d = ops::gemm_in_layout(g, &st, &w, &xb, &yb, residual, n_tokens, layout).unwrap();
+        run(&[&d], n_tokens as u32);
+        let what = format!("{what} {layout:?}");
+        let got = read_guarded(&yb, n_tokens * rows, &what);
+        assert_close(&got, &want, 1e-7, &what);
+    }
 }
 
 #[test]

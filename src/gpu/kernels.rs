@@ -12,10 +12,12 @@ use crate::{Error, Result};
 #[serde(rename_all = "snake_case")]
 pub enum MatvecLayout {
     /// Groups of 8 invocations share rows and reduce in workgroup memory
-    /// (shaders/matvec.wgsl): GPUs and lavapipe.
+    /// (shaders/matvec.wgsl; prefill: the tiled shaders/gemm.wgsl): GPUs
+    /// and lavapipe.
     #[default]
     Groups,
-    /// One invocation per row, no barriers (shaders/matvec_row.wgsl):
+    /// One invocation per row, no barriers (shaders/matvec_row.wgsl;
+    /// prefill: shaders/gemm_row.wgsl, 8 tokens per invocation):
     /// SwiftShader, where a barrier costs more than the loads it shares.
     Rows,
 }
@@ -35,6 +37,7 @@ pub enum Kernel {
     Gemm {
         ty: GgmlType,
         residual: bool,
+        layout: MatvecLayout,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -141,7 +144,14 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             layout: MatvecLayout::Rows,
             ..
         } => include_str!("../../shaders/matvec_row.wgsl"),
-        Kernel::Gemm { .. } => include_str!("../../shaders/gemm.wgsl"),
+        Kernel::Gemm {
+            layout: MatvecLayout::Groups,
+            ..
+        } => include_str!("../../shaders/gemm.wgsl"),
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            ..
+        } => include_str!("../../shaders/gemm_row.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
         Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
@@ -179,7 +189,13 @@ pub fn all_variants() -> Vec<Kernel> {
     for ty in types {
         v.push(Kernel::Embed { ty });
         for residual in [false, true] {
-            v.push(Kernel::Gemm { ty, residual });
+            for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+                v.push(Kernel::Gemm {
+                    ty,
+                    residual,
+                    layout,
+                });
+            }
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
                     for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {

@@ -72,7 +72,8 @@ pub fn matvec(
     )
 }
 
-/// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ.
+/// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ, in the GPU's
+/// tuned layout (`GpuInfo::matvec_layout`).
 pub fn gemm(
     gpu: &Gpu,
     step: &wgpu::Buffer,
@@ -81,6 +82,22 @@ pub fn gemm(
     y: &wgpu::Buffer,
     residual: bool,
     max_tokens: usize,
+) -> Result<Dispatch> {
+    let layout = gpu.info.matvec_layout;
+    gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout)
+}
+
+/// `gemm` in a given layout (tests, tuning).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_in_layout(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    w: &Weight,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    residual: bool,
+    max_tokens: usize,
+    layout: MatvecLayout,
 ) -> Result<Dispatch> {
     if !w.cols.is_multiple_of(32) {
         return Err(Error::shape(
@@ -91,16 +108,24 @@ pub fn gemm(
     need(x, (max_tokens * w.cols) as u64, "gemm x")?;
     need(y, (max_tokens * w.rows) as u64, "gemm y")?;
     let params = w.params(w.rows, 0.0)?;
-    let x_groups = to_u32(w.rows, "gemm rows")?.div_ceil(GEMM_TILE);
-    let kernel = Kernel::Gemm { ty: w.ty, residual };
+    // (rows per workgroup, tokens per workgroup) of gemm.wgsl / gemm_row.wgsl
+    let (rows, tokens) = match layout {
+        MatvecLayout::Groups => (GEMM_TILE, GEMM_TILE),
+        MatvecLayout::Rows => (32, 8),
+    };
+    let kernel = Kernel::Gemm {
+        ty: w.ty,
+        residual,
+        layout,
+    };
     Dispatch::new(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
         &[&w.buf, x, y],
         Grid::Tokens {
-            x: x_groups,
-            tile: GEMM_TILE,
+            x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
+            tile: tokens,
         },
         step,
     )

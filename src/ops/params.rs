@@ -126,15 +126,18 @@ mod tests {
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
-        check!(
-            Kernel::Gemm {
-                ty,
-                residual: false
-            },
-            "WParams",
-            WParams,
-            [k, n, scale_offset, aux]
-        );
+        for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+            check!(
+                Kernel::Gemm {
+                    ty,
+                    residual: false,
+                    layout,
+                },
+                "WParams",
+                WParams,
+                [k, n, scale_offset, aux]
+            );
+        }
         check!(
             Kernel::Embed { ty },
             "WParams",
