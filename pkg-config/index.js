@@ -1,42 +1,23 @@
-// The edge-llm JS API: a thin wrapper over the wasm-bindgen output
-// (edge_llm.js) that loads the wasm module once, on first use.
-import initWasm, * as raw from "./edge_llm.js";
+// edge-llm: quantized LLM inference on WebGPU, in the browser.
+// The API is described in index.d.ts and README.md.
+import { wasm } from "./wasm.js";
+import { adapterInfo, VERSION } from "./engine.js";
+import { asEdgeError } from "./errors.js";
 
-let ready = null;
-
-/**
- * Loads the wasm module. Optional: every function calls it. Pass a URL,
- * Response, BufferSource or WebAssembly.Module to load the .wasm from
- * elsewhere than next to this file.
- */
-export function init(moduleOrPath) {
-  if (ready === null) {
-    const arg = moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath };
-    ready = initWasm(arg).then(
-      () => undefined,
-      (e) => {
-        ready = null; // let a later call retry (e.g. a network failure)
-        throw e;
-      },
-    );
-  }
-  return ready;
-}
+export { Engine } from "./engine.js";
+export { WorkerEngine } from "./worker-client.js";
+export { knownModels } from "./source.js";
+export { clearCache } from "./store.js";
+export { isEdgeLlmError } from "./errors.js";
 
 /** The package version. */
-export async function version() {
-  await init();
-  return raw.version();
-}
+export const version = VERSION;
 
 /** Opens WebGPU and describes the adapter; rejects with code "no_webgpu". */
 export async function probe() {
-  await init();
-  return raw.probe();
-}
-
-/** Token ids of `text` under the tokenizer of a whole GGUF file. */
-export async function tokenizeGguf(bytes, text) {
-  await init();
-  return raw.tokenize_gguf(bytes, text);
+  try {
+    return adapterInfo(await (await wasm()).probe());
+  } catch (e) {
+    throw asEdgeError(e);
+  }
 }

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use edge_llm::gguf::GgmlType;
-use edge_llm::gpu::{Gpu, StepParams};
+use edge_llm::gpu::{Gpu, MatvecLayout, StepParams};
 use edge_llm::ops::{self, AttnShape, Dispatch, MatvecOpts, Weight};
 use serde_json::{json, Value};
 
@@ -140,7 +140,8 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     norm: norm.then_some((&nw, 1e-5)),
                     swiglu,
                     residual: name.contains("residual"),
-                    portable,
+                    // Forcing a layout skips the subgroup kernel.
+                    layout: portable.then_some(MatvecLayout::Groups),
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

@@ -243,6 +243,13 @@ impl EngineLoader {
     }
 }
 
+/// Opens the GPU and tunes kernel layouts to it (`ops::tune`).
+async fn open_gpu() -> Result<Gpu> {
+    let mut gpu = Gpu::new().await?;
+    crate::ops::tune(&mut gpu).await?;
+    Ok(gpu)
+}
+
 impl Engine {
     /// Parses `file` (a whole GGUF), opens the GPU and uploads the model.
     pub async fn load(file: &[u8], opts: &LoadOptions) -> Result<Engine> {
@@ -250,7 +257,7 @@ impl Engine {
         // Reject what we cannot run before touching the GPU.
         LlamaConfig::from_gguf(&g)?;
         Tokenizer::from_gguf(&g)?;
-        let gpu = Gpu::new().await?;
+        let gpu = open_gpu().await?;
         Self::load_on(gpu, &g, file, opts)
     }
 
@@ -268,13 +275,18 @@ impl Engine {
         if opts.ctx == 0 {
             return Err(Error::option("ctx", "must be > 0"));
         }
-        let gpu = Gpu::new().await?;
+        let gpu = open_gpu().await?;
         Ok(EngineLoader::new(gpu, total_len, opts))
     }
 
     /// Model and adapter facts.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// Whether the GGUF carries a chat template (else ChatML is used).
+    pub fn has_chat_template(&self) -> bool {
+        self.chat_template.is_some()
     }
 
     /// Token ids of `text` as llama.cpp makes them: BOS when the GGUF asks

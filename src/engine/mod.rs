@@ -2,6 +2,7 @@
 //! templates.
 
 mod llm;
+pub mod profile;
 pub mod sampler;
 pub mod session;
 pub mod stop;
@@ -10,6 +11,7 @@ pub mod template;
 pub use llm::{
     Chunk, Engine, EngineLoader, FinishReason, GenerateOptions, Generation, LoadOptions, ModelInfo,
 };
+pub use profile::OpTime;
 pub use sampler::SamplerParams;
 pub use session::{Flow, GenStats, Scores, Session};
 pub use template::ChatMessage;

@@ -4,7 +4,7 @@
 //! before token k is read back (4 bytes, from a small ring of MAP_READ
 //! buffers), so the GPU never waits for the CPU between tokens.
 
-use crate::gpu::{Gpu, TokenRing};
+use crate::gpu::{now_ms, Gpu, TokenRing};
 use crate::model::llama_gpu::{Act, LlamaGpu, Op};
 use crate::{Error, Result};
 
@@ -63,22 +63,6 @@ struct Gen {
     t_last: f64,
     /// Ended: `history` is up to date and nothing is in flight.
     done: bool,
-}
-
-fn now_ms() -> f64 {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use std::sync::OnceLock;
-        static T0: OnceLock<std::time::Instant> = OnceLock::new();
-        T0.get_or_init(std::time::Instant::now)
-            .elapsed()
-            .as_secs_f64()
-            * 1000.0
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::Date::now()
-    }
 }
 
 impl Session {

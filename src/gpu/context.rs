@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::kernels::{Binding, Kernel};
+use super::kernels::{Binding, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
 /// What the engine reports about the adapter it runs on.
@@ -21,6 +21,10 @@ pub struct GpuInfo {
     pub subgroup_lanes: Option<u32>,
     pub max_storage_binding: u64,
     pub max_buffer_size: u64,
+    /// The matvec layout decode uses here (`ops::tune` picks it at load).
+    pub matvec_layout: MatvecLayout,
+    /// What `ops::tune` measured: ms for its matvec as [groups, rows].
+    pub matvec_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -100,6 +104,8 @@ impl Gpu {
             .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
+            matvec_layout: MatvecLayout::default(),
+            matvec_tune_ms: [0.0; 2],
         };
         Ok(Gpu {
             device,
@@ -126,6 +132,15 @@ impl Gpu {
             return Err(Error::OutOfMemory(format!(
                 "{label}: {size} bytes exceeds the adapter's max buffer size {}",
                 self.info.max_buffer_size
+            )));
+        }
+        // Every storage buffer is bound whole; a bigger one would fail later
+        // as an opaque validation error. (Splitting a tensor over several
+        // bindings is not implemented: no supported model needs it yet.)
+        if size > self.info.max_storage_binding {
+            return Err(Error::Unsupported(format!(
+                "{label}: {size} bytes exceeds the adapter's max storage binding {}",
+                self.info.max_storage_binding
             )));
         }
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {

@@ -7,24 +7,41 @@
 use crate::gguf::GgmlType;
 use crate::{Error, Result};
 
+/// How a decode matvec spreads a row's dot product over invocations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatvecLayout {
+    /// Groups of 8 invocations share rows and reduce in workgroup memory
+    /// (shaders/matvec.wgsl; prefill: the tiled shaders/gemm.wgsl): GPUs
+    /// and lavapipe.
+    #[default]
+    Groups,
+    /// One invocation per row, no barriers (shaders/matvec_row.wgsl;
+    /// prefill: shaders/gemm_row.wgsl, 8 tokens per invocation):
+    /// SwiftShader, where a barrier costs more than the loads it shares.
+    Rows,
+}
+
 /// Every compute kernel, with what distinguishes its pipelines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// Decode matvec on one token: shaders/matvec.wgsl (workgroup-memory
-    /// reduction, runs everywhere) when `subgroup` is 0, else
-    /// shaders/matvec_sg.wgsl with workgroups of `subgroup` lanes (at most
-    /// the adapter's smallest subgroup size).
+    /// Decode matvec on one token: shaders/matvec_sg.wgsl with workgroups
+    /// of `subgroup` lanes (at most the adapter's smallest subgroup size)
+    /// when `subgroup` > 0 (`layout` is then unused), else the portable
+    /// kernel of `layout`.
     Matvec {
         ty: GgmlType,
         fuse_norm: bool,
         swiglu: bool,
         residual: bool,
         subgroup: u32,
+        layout: MatvecLayout,
     },
     /// Prefill GEMM over a batch of tokens.
     Gemm {
         ty: GgmlType,
         residual: bool,
+        layout: MatvecLayout,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -164,9 +181,23 @@ fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
 /// The complete WGSL source of `kernel`.
 pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let body = match kernel {
-        Kernel::Matvec { subgroup: 0, .. } => include_str!("../../shaders/matvec.wgsl"),
-        Kernel::Matvec { .. } => include_str!("../../shaders/matvec_sg.wgsl"),
-        Kernel::Gemm { .. } => include_str!("../../shaders/gemm.wgsl"),
+        Kernel::Matvec { subgroup: 1.., .. } => include_str!("../../shaders/matvec_sg.wgsl"),
+        Kernel::Matvec {
+            layout: MatvecLayout::Groups,
+            ..
+        } => include_str!("../../shaders/matvec.wgsl"),
+        Kernel::Matvec {
+            layout: MatvecLayout::Rows,
+            ..
+        } => include_str!("../../shaders/matvec_row.wgsl"),
+        Kernel::Gemm {
+            layout: MatvecLayout::Groups,
+            ..
+        } => include_str!("../../shaders/gemm.wgsl"),
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            ..
+        } => include_str!("../../shaders/gemm_row.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
         Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
@@ -224,16 +255,28 @@ pub fn all_variants() -> Vec<Kernel> {
     for ty in types {
         v.push(Kernel::Embed { ty });
         for residual in [false, true] {
-            v.push(Kernel::Gemm { ty, residual });
+            for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+                v.push(Kernel::Gemm {
+                    ty,
+                    residual,
+                    layout,
+                });
+            }
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
-                    for subgroup in [0, 8, 32] {
+                    for (layout, subgroup) in [
+                        (MatvecLayout::Groups, 0),
+                        (MatvecLayout::Rows, 0),
+                        (MatvecLayout::Groups, 8),
+                        (MatvecLayout::Groups, 32),
+                    ] {
                         v.push(Kernel::Matvec {
                             ty,
                             fuse_norm,
                             swiglu,
                             residual,
                             subgroup,
+                            layout,
                         });
                     }
                 }

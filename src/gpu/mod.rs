@@ -8,8 +8,26 @@ mod readback;
 
 pub use context::{Gpu, GpuInfo};
 pub use counters::{CounterSnapshot, Counters};
-pub use kernels::{kernel_source, Binding, Kernel};
+pub use kernels::{kernel_source, Binding, Kernel, MatvecLayout};
 pub use readback::TokenRing;
+
+/// Milliseconds on a monotonic-enough clock (`Date.now()` in the browser,
+/// where `Instant` does not exist), for timings and tuning.
+pub fn now_ms() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static T0: OnceLock<std::time::Instant> = OnceLock::new();
+        T0.get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+}
 
 /// Per-step parameters shared by every kernel (WGSL `Step` in
 /// shaders/common.wgsl; `ops::params::tests` checks the two agree).

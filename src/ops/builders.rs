@@ -3,7 +3,7 @@
 
 use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams};
 use super::{need, to_u32, Dispatch, Grid, Weight};
-use crate::gpu::{Gpu, Kernel};
+use crate::gpu::{Gpu, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
 /// Output rows per matvec workgroup (shaders/matvec.wgsl `ROWS`).
@@ -22,9 +22,10 @@ pub struct MatvecOpts<'a> {
     pub swiglu: bool,
     /// Accumulate into `y` instead of overwriting.
     pub residual: bool,
-    /// Use the workgroup-memory kernel even where the adapter has
-    /// subgroups (tests cover both paths on one adapter).
-    pub portable: bool,
+    /// Force a portable layout (tests, tuning): no subgroup kernel even
+    /// where the adapter has one. `None`: the subgroup kernel where the
+    /// adapter has subgroups, else the GPU's tuned `matvec_layout`.
+    pub layout: Option<MatvecLayout>,
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
@@ -58,7 +59,7 @@ pub fn matvec(
     };
     // The subgroup kernel works on whole 32-column blocks.
     let subgroup = match gpu.info.subgroup_lanes {
-        Some(lanes) if !opts.portable && w.cols.is_multiple_of(32) => lanes,
+        Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) => lanes,
         _ => 0,
     };
     let kernel = Kernel::Matvec {
@@ -67,6 +68,7 @@ pub fn matvec(
         swiglu: opts.swiglu,
         residual: opts.residual,
         subgroup,
+        layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
     };
     let params = w.params(n, eps)?;
     let rows = if subgroup > 0 {
@@ -90,7 +92,8 @@ pub fn matvec(
     )
 }
 
-/// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ.
+/// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ, in the GPU's
+/// tuned layout (`GpuInfo::matvec_layout`).
 pub fn gemm(
     gpu: &Gpu,
     step: &wgpu::Buffer,
@@ -99,6 +102,22 @@ pub fn gemm(
     y: &wgpu::Buffer,
     residual: bool,
     max_tokens: usize,
+) -> Result<Dispatch> {
+    let layout = gpu.info.matvec_layout;
+    gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout)
+}
+
+/// `gemm` in a given layout (tests, tuning).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_in_layout(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    w: &Weight,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    residual: bool,
+    max_tokens: usize,
+    layout: MatvecLayout,
 ) -> Result<Dispatch> {
     if !w.cols.is_multiple_of(32) {
         return Err(Error::shape(
@@ -109,16 +128,24 @@ pub fn gemm(
     need(x, (max_tokens * w.cols) as u64, "gemm x")?;
     need(y, (max_tokens * w.rows) as u64, "gemm y")?;
     let params = w.params(w.rows, 0.0)?;
-    let x_groups = to_u32(w.rows, "gemm rows")?.div_ceil(GEMM_TILE);
-    let kernel = Kernel::Gemm { ty: w.ty, residual };
+    // (rows per workgroup, tokens per workgroup) of gemm.wgsl / gemm_row.wgsl
+    let (rows, tokens) = match layout {
+        MatvecLayout::Groups => (GEMM_TILE, GEMM_TILE),
+        MatvecLayout::Rows => (32, 8),
+    };
+    let kernel = Kernel::Gemm {
+        ty: w.ty,
+        residual,
+        layout,
+    };
     Dispatch::new(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
         &[&w.buf, x, y],
         Grid::Tokens {
-            x: x_groups,
-            tile: GEMM_TILE,
+            x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
+            tile: tokens,
         },
         step,
     )

@@ -5,9 +5,11 @@
 
 mod builders;
 pub mod params;
+mod tune;
 mod weight;
 
 pub use builders::*;
+pub use tune::tune;
 pub use weight::Weight;
 
 use crate::gpu::{Gpu, Kernel};

@@ -80,7 +80,7 @@ pub struct SampleParams {
 mod tests {
     use super::*;
     use crate::gguf::GgmlType;
-    use crate::gpu::{kernel_source, Kernel, StepParams};
+    use crate::gpu::{kernel_source, Kernel, MatvecLayout, StepParams};
     use std::mem::{offset_of, size_of};
 
     /// (WGSL struct member name, offset) of struct `name` in `kernel`'s source.
@@ -116,31 +116,33 @@ mod tests {
     #[test]
     fn rust_params_match_wgsl_structs() {
         let ty = GgmlType::Q4_1;
-        let mv = Kernel::Matvec {
-            ty,
-            fuse_norm: false,
-            swiglu: false,
-            residual: false,
-            subgroup: 0,
-        };
-        check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
-        let sg = Kernel::Matvec {
-            ty,
-            fuse_norm: false,
-            swiglu: false,
-            residual: false,
-            subgroup: 8,
-        };
-        check!(sg, "WParams", WParams, [k, n, scale_offset, aux]);
-        check!(
-            Kernel::Gemm {
+        for (layout, subgroup) in [
+            (MatvecLayout::Groups, 0),
+            (MatvecLayout::Rows, 0),
+            (MatvecLayout::Groups, 8),
+        ] {
+            let mv = Kernel::Matvec {
                 ty,
-                residual: false
-            },
-            "WParams",
-            WParams,
-            [k, n, scale_offset, aux]
-        );
+                fuse_norm: false,
+                swiglu: false,
+                residual: false,
+                subgroup,
+                layout,
+            };
+            check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
+        }
+        for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+            check!(
+                Kernel::Gemm {
+                    ty,
+                    residual: false,
+                    layout,
+                },
+                "WParams",
+                WParams,
+                [k, n, scale_offset, aux]
+            );
+        }
         check!(
             Kernel::Embed { ty },
             "WParams",

@@ -5,9 +5,13 @@
 //! panic may cross into JS (a wasm panic aborts the instance), so nothing here
 //! unwraps.
 
+mod engine;
+
 use wasm_bindgen::prelude::*;
 
-use crate::{gguf, gpu, tokenizer, Error};
+pub use engine::{RawEngine, RawLoader};
+
+use crate::{gpu, Error};
 
 /// A JS `Error` whose `message` is the Display text and whose `code` property
 /// is [`Error::code`] (`"bad_gguf"`, `"no_webgpu"`, ...).
@@ -39,11 +43,13 @@ pub async fn probe() -> Result<JsValue, JsValue> {
         .map_err(|e| to_js_error(Error::Gpu(format!("adapter info to JS: {e}"))))
 }
 
-/// Tokenizes `text` with the tokenizer embedded in a GGUF file (`bytes`: the
-/// whole file), adding BOS/EOS as the model asks and parsing special tokens.
+/// Bytes of wasm linear memory now. It only grows, so after a load this is
+/// the peak the load needed.
 #[wasm_bindgen]
-pub fn tokenize_gguf(bytes: &[u8], text: &str) -> Result<Vec<u32>, JsValue> {
-    let g = gguf::parse(bytes).map_err(to_js_error)?;
-    let tok = tokenizer::Tokenizer::from_gguf(&g).map_err(to_js_error)?;
-    tok.encode(text, true, true).map_err(to_js_error)
+pub fn wasm_memory_bytes() -> f64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0.0, |b| f64::from(b.byte_length()))
 }

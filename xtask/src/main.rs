@@ -1,7 +1,8 @@
 //! Project tasks, std only. `cargo xtask test` is exactly what CI runs
 //! (`.ci/run`); `cargo xtask reference` regenerates the llama.cpp reference data.
 //!
-//! `cargo xtask pkg` builds the npm package `edge-llm` into pkg/.
+//! `cargo xtask pkg` builds the npm package `edge-llm` into pkg/;
+//! `cargo xtask demo` serves the chat page in www/ (see demo.rs).
 //!
 //! `test` first installs what is missing on a Debian machine (as root), then
 //! runs each check in order, timing it and stopping at the first failure.
@@ -14,6 +15,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod demo;
 mod json;
 mod pkg;
 use pkg::pkg;
@@ -33,6 +35,10 @@ const USAGE: &str = "usage:
       default model: table + target/bench/bench.json (see BENCHMARKS.md);
       --kernels: kernel micro-benchmarks -> target/bench/kernels.json.
       Not run by CI: speed is measured, never asserted by a test
+  cargo xtask demo [--port N] [--headless \"PROMPT\" [--max-tokens N]]
+      build the npm package, fetch the default model, serve the chat page
+      (www/) with the model on http://127.0.0.1:N/ (default 8080);
+      --headless: instead chat once in headless Chromium, print the reply
   cargo xtask reference [--cpu-only]
       regenerate tests/data/reference/*.json with llama.cpp (node-llama-cpp);
       the Vulkan runs (lavapipe) take several minutes; not run by CI";
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         }),
         Some("pkg") => check_flags(&flags, &[]).and_then(|()| pkg()),
         Some("bench") => bench::BenchOpts::parse(&flags).and_then(|o| bench::bench(&o)),
+        Some("demo") => demo::demo(&flags),
         Some("reference") => check_flags(&flags, &["--cpu-only"])
             .and_then(|()| reference(flags.contains(&"--cpu-only"))),
         Some("help" | "--help" | "-h") => {

@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::{cargo, output, root, run, step, succeeds, Res};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Placeholder in pkg-config/package.json.
+/// Placeholder in pkg-config/package.json and engine.js.
 const VERSION_SLOT: &str = "__CARGO_VERSION__";
 
 pub fn pkg() -> Res {
@@ -22,14 +22,15 @@ pub fn pkg() -> Res {
     })
     .map(|()| wasm_bindgen_bin())?;
     step(
-        "pkg: cargo build --lib --release --target wasm32-unknown-unknown",
+        "pkg: cargo build --lib --profile wasm-release --target wasm32-unknown-unknown",
         || {
             run(cargo().args([
                 "build",
                 "--package",
                 "edge-llm",
                 "--lib",
-                "--release",
+                "--profile",
+                "wasm-release",
                 "--target",
                 WASM_TARGET,
             ]))
@@ -37,7 +38,9 @@ pub fn pkg() -> Res {
     )?;
     let out = root().join("pkg");
     step("pkg: wasm-bindgen --target web --out-dir pkg/", || {
-        let wasm = target_dir().join(WASM_TARGET).join("release/edge_llm.wasm");
+        let wasm = target_dir()
+            .join(WASM_TARGET)
+            .join("wasm-release/edge_llm.wasm");
         if !wasm.is_file() {
             return Err(format!("{} not built", wasm.display()));
         }
@@ -168,7 +171,7 @@ fn assemble(out: &Path) -> Res {
             continue;
         }
         let to = out.join(entry.file_name());
-        if entry.file_name() == "package.json" {
+        if entry.file_name() == "package.json" || entry.file_name() == "engine.js" {
             let text = fs::read_to_string(&from).map_err(|e| format!("{}: {e}", from.display()))?;
             if !text.contains(VERSION_SLOT) {
                 return Err(format!("{} lacks {VERSION_SLOT}", from.display()));
@@ -183,8 +186,15 @@ fn assemble(out: &Path) -> Res {
     for f in [
         "index.js",
         "index.d.ts",
+        "engine.js",
+        "chat.js",
+        "source.js",
+        "store.js",
+        "errors.js",
+        "wasm.js",
+        "worker.js",
+        "worker-client.js",
         "edge_llm.js",
-        "edge_llm.d.ts",
         "edge_llm_bg.wasm",
         "README.md",
     ] {
