@@ -323,7 +323,9 @@ test("a bad model URL shows a download error with Retry", async () => {
   await shots("demo-error");
   // On a phone the settings open above the chat, a tap on Settings away.
   await page.setViewportSize(PHONE);
-  assert.ok(await page.locator("#panel").isHidden(), "settings panel left open on a phone");
+  // The page reacts to the resize on its next frame: wait for it.
+  const hidden = await page.locator("#panel").waitFor({ state: "hidden", timeout: 5000 }).then(() => true, () => false);
+  assert.ok(hidden, "settings panel left open on a phone");
   await page.locator("#toggle-panel").click();
   assert.equal(await page.locator("#toggle-panel").getAttribute("aria-expanded"), "true");
   await page.screenshot({ path: join(SHOTS, "demo-settings-phone.png") });
