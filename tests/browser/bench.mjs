@@ -10,7 +10,8 @@
 // multi-threaded build, as in ../shared/peers/wllama-bench.mjs.
 
 import { createServer } from "node:http";
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, statSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { join, extname, normalize, sep } from "node:path";
 import { launch, checkPrerequisites, ROOT, PKG, MODEL } from "./harness.mjs";
 
@@ -130,10 +131,12 @@ try {
   const tab2 = await browser.context.newPage();
   await tab2.goto(base);
   const w = await wllama(tab2);
+  const wasm = readFileSync(join(PKG, "edge_llm_bg.wasm"));
   const ours = {
+    wasm_bytes: { raw: wasm.length, gzip: gzipSync(wasm, { level: 9 }).length },
     load_cold_ms: e.coldMs,
     load_cached_ms: e.warmMs,
-    wasm_memory_bytes: e.info.wasmMemoryBytes,
+    peak_wasm_bytes: e.info.wasmMemoryBytes,
     matvec_layout: e.info.adapter.matvecLayout,
     ttft_ms: median(e.runs.map((r) => r.ttft_ms)),
     decode_tok_s: median(e.runs.map((r) => r.decode_tok_s)),

@@ -6,8 +6,8 @@
 //!   `tools/reference/llama-ref.mjs bench-suite` on the CPU and on its Vulkan
 //!   backend, with the same prompts and definitions; peers as ratios to
 //!   edge-llm (> 1: the peer is faster).
-//! - chromium: edge-llm's wasm build and wllama in headless Chromium; the
-//!   `Chromium` section is filled by `chromium()` (not measured yet).
+//! - chromium: edge-llm's npm package and wllama in the same headless
+//!   Chromium (tests/browser/bench.mjs; `--no-chromium` skips it).
 //! - `--kernels`: kernel micro-benchmarks (target/bench/kernels.json).
 //!
 //! Speed is measured here, never asserted by a test: these machines are
@@ -30,6 +30,8 @@ pub struct BenchOpts {
     pub no_vulkan: bool,
     /// Run llama.cpp Vulkan with the full suite instead of the short one.
     pub vulkan_full: bool,
+    /// Skip the Chromium section (edge-llm wasm and wllama).
+    pub no_chromium: bool,
 }
 
 impl BenchOpts {
@@ -39,6 +41,7 @@ impl BenchOpts {
             runs: 3,
             no_vulkan: false,
             vulkan_full: false,
+            no_chromium: false,
         };
         let mut it = flags.iter();
         while let Some(f) = it.next() {
@@ -46,6 +49,7 @@ impl BenchOpts {
                 "--kernels" => o.kernels = true,
                 "--no-vulkan" => o.no_vulkan = true,
                 "--vulkan-full" => o.vulkan_full = true,
+                "--no-chromium" => o.no_chromium = true,
                 "--runs" => {
                     o.runs = it
                         .next()
@@ -140,9 +144,17 @@ pub fn bench(o: &BenchOpts) -> Res {
         ("model", Json::Str(MODEL_FILE.to_string())),
         ("native", Json::obj(native.clone())),
         ("native_ratios_to_edge_llm", ratios),
-        ("chromium", chromium()?.map_or(Json::Null, |c| c.to_json())),
+        (
+            "chromium",
+            if o.no_chromium {
+                Json::Null
+            } else {
+                chromium(&runs)?
+            },
+        ),
     ]);
     print_table(&native);
+    print_chromium(report.get("chromium"));
     write(&dir.join("bench.json"), &report)
 }
 
@@ -197,23 +209,61 @@ fn llama(model: &str, vulkan: bool, runs: &str, full: bool) -> Res<Json> {
     parse(out.trim())
 }
 
-/// The Chromium section: edge-llm (wasm + WebGPU) and wllama in the same
-/// headless Chromium. Not measured yet; the npm package work adds it.
-pub struct Chromium {
-    /// Per engine (`edge_llm_wasm`, `wllama`): the native section's fields
-    /// plus `peak_wasm_bytes` and `wasm_bytes` {raw, gzip}.
-    pub engines: Vec<(String, Json)>,
-}
-
-impl Chromium {
-    fn to_json(&self) -> Json {
-        Json::Obj(self.engines.clone())
+/// The Chromium section: edge-llm (the npm package: wasm + WebGPU, here on
+/// SwiftShader) and wllama (llama.cpp in wasm, CPU) in the same headless
+/// Chromium on the same GGUF and prompt (tests/browser/bench.mjs): load
+/// (cold, cached), TTFT, decode tok/s, peak wasm memory, wasm size, ratios.
+fn print_chromium(c: &Json) {
+    let n = |path: &[&str]| c.at(path).num().unwrap_or(f64::NAN);
+    if matches!(c, Json::Null) {
+        return;
     }
+    println!(
+        "\nChromium ({}): decode tok/s edge-llm {:.2} vs wllama {:.2} ({:.2}x); \
+         TTFT {:.0} vs {:.0} ms; load cold {:.0} ms, cached {:.0} ms (wllama {:.0} ms); \
+         peak wasm memory {:.1} MiB; wasm {:.0} KiB raw, {:.0} KiB gzip",
+        c.get("browser").str().unwrap_or("?"),
+        n(&["edge_llm", "decode_tok_s"]),
+        n(&["wllama", "decode_tok_s"]),
+        n(&["ratio_decode_edge_over_wllama"]),
+        n(&["edge_llm", "ttft_ms"]),
+        n(&["wllama", "ttft_ms"]),
+        n(&["edge_llm", "load_cold_ms"]),
+        n(&["edge_llm", "load_cached_ms"]),
+        n(&["wllama", "load_ms"]),
+        n(&["edge_llm", "peak_wasm_bytes"]) / 1048576.0,
+        n(&["edge_llm", "wasm_bytes", "raw"]) / 1024.0,
+        n(&["edge_llm", "wasm_bytes", "gzip"]) / 1024.0,
+    );
 }
 
-/// Measures the Chromium section; `None` until it exists.
-fn chromium() -> Res<Option<Chromium>> {
-    Ok(None)
+fn chromium(runs: &str) -> Res<Json> {
+    crate::pkg::pkg()?;
+    step("npm packages (tests/browser)", || {
+        crate::npm_install(&root().join("tests/browser"), "playwright-core")
+    })?;
+    let mut json = Json::Null;
+    step(
+        "Chromium: edge-llm and wllama (tests/browser/bench.mjs)",
+        || {
+            let out = output(
+                Command::new("node")
+                    .current_dir(root())
+                    .args([
+                        "tests/browser/bench.mjs",
+                        "--max-tokens",
+                        "32",
+                        "--runs",
+                        runs,
+                    ])
+                    .stderr(Stdio::inherit()),
+            )?;
+            let last = out.lines().last().unwrap_or("");
+            json = parse(last.trim())?;
+            Ok(())
+        },
+    )?;
+    Ok(json)
 }
 
 /// peer / edge-llm for every shared figure (higher-is-better figures as

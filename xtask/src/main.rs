@@ -30,7 +30,7 @@ const USAGE: &str = "usage:
   cargo xtask pkg
       build the npm package `edge-llm` into pkg/: wasm32 release build,
       wasm-bindgen (installed at Cargo.lock's version if needed), pkg-config/
-  cargo xtask bench [--runs N] [--no-vulkan] [--vulkan-full] [--kernels]
+  cargo xtask bench [--runs N] [--no-vulkan] [--vulkan-full] [--no-chromium] [--kernels]
       edge-llm (release build, native) beside llama.cpp CPU and Vulkan on the
       default model: table + target/bench/bench.json (see BENCHMARKS.md);
       --kernels: kernel micro-benchmarks -> target/bench/kernels.json.
@@ -318,7 +318,7 @@ fn install_npm() -> Res {
 
 /// `npm ci` in `dir` unless its node_modules (which must hold `marker`) was
 /// installed from the same package-lock.json.
-fn npm_install(dir: &Path, marker: &str) -> Res {
+pub(crate) fn npm_install(dir: &Path, marker: &str) -> Res {
     let lock = dir.join("package-lock.json");
     let stamp = dir.join("node_modules/.xtask-lock-hash");
     let want = lock_hash(&lock);
