@@ -6,20 +6,11 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "./harness.mjs";
 
-export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-
-// --enable-unsafe-webgpu gives Dawn's SwiftShader adapter in headless Chromium
-// without a GPU; the rest keeps Chromium off the network it has no business on.
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--enable-unsafe-webgpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
+// Chromium and its flags (WebGPU on SwiftShader, off the network) are the
+// package tests' own.
+export { CHROMIUM, CHROMIUM_ARGS };
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
