@@ -18,7 +18,8 @@ use std::process::{Command, Stdio};
 
 use crate::json::{parse, Json};
 use crate::{
-    cargo, install_npm, model_dir, output, root, run, step, Res, DEFAULT_MODEL, MODEL_FILE,
+    cargo, fetch_model, install_npm, model_dir, output, root, run, step, Res, DEFAULT_MODEL,
+    MODEL_FILE,
 };
 
 /// What the flags ask for.
@@ -71,16 +72,7 @@ const LONG_CONTEXT: &str = "1000";
 
 pub fn bench(o: &BenchOpts) -> Res {
     std::env::set_var("EDGE_LLM_MODEL_DIR", model_dir());
-    step("model: fetch + verify smollm2-135m", || {
-        run(cargo().args([
-            "run",
-            "--quiet",
-            "--example",
-            "fetch_model",
-            "--",
-            DEFAULT_MODEL,
-        ]))
-    })?;
+    fetch_model()?;
     step("build: cargo build --release --example bench", || {
         run(cargo().args(["build", "--release", "--example", "bench"]))
     })?;

@@ -10,7 +10,7 @@
 use std::process::Command;
 
 use crate::pkg::pkg;
-use crate::{cargo, model_dir, npm_install, root, run, step, Res, DEFAULT_MODEL};
+use crate::{fetch_model, model_dir, npm_install, root, run, step, Res};
 
 /// What the demo command was asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,16 +62,7 @@ pub fn demo(args: &[&str]) -> Res {
     // The server and the page's model mirror read the cache from here.
     std::env::set_var("EDGE_LLM_MODEL_DIR", model_dir());
     pkg()?;
-    step("model: fetch + verify smollm2-135m", || {
-        run(cargo().args([
-            "run",
-            "--quiet",
-            "--example",
-            "fetch_model",
-            "--",
-            DEFAULT_MODEL,
-        ]))
-    })?;
+    fetch_model()?;
     match args.headless {
         None => {
             // Runs until Ctrl-C, which reaches node too (same process group).

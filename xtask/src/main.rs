@@ -124,16 +124,7 @@ fn test(install: bool, quick: bool) -> Res {
     }
     // The model is needed by the tests even with --skip-install; fetching is
     // a no-op when the cached copy verifies.
-    step("model: fetch + verify smollm2-135m", || {
-        run(cargo().args([
-            "run",
-            "--quiet",
-            "--example",
-            "fetch_model",
-            "--",
-            DEFAULT_MODEL,
-        ]))
-    })?;
+    fetch_model()?;
     step("cargo fmt --all --check", || {
         run(cargo().args(["fmt", "--all", "--check"]))
     })?;
@@ -184,6 +175,21 @@ fn test(install: bool, quick: bool) -> Res {
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Fetches the default model into the cache (a no-op when the cached copy
+/// verifies).
+pub(crate) fn fetch_model() -> Res {
+    step("model: fetch + verify smollm2-135m", || {
+        run(cargo().args([
+            "run",
+            "--quiet",
+            "--example",
+            "fetch_model",
+            "--",
+            DEFAULT_MODEL,
+        ]))
+    })
 }
 
 fn wasm_args(sub: &str) -> [&str; 6] {
@@ -362,16 +368,7 @@ fn lock_hash(lock: &Path) -> String {
 fn reference(cpu_only: bool) -> Res {
     std::env::set_var("EDGE_LLM_MODEL_DIR", model_dir());
     step("install: npm packages (tools/reference)", install_npm)?;
-    step("model: fetch + verify smollm2-135m", || {
-        run(cargo().args([
-            "run",
-            "--quiet",
-            "--example",
-            "fetch_model",
-            "--",
-            DEFAULT_MODEL,
-        ]))
-    })?;
+    fetch_model()?;
     let model = model_dir().join(MODEL_FILE);
     let model = model.to_string_lossy().into_owned();
     let mut backends = vec!["cpu"];
