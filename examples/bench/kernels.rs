@@ -197,17 +197,19 @@ fn gemms(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
     for ty in [GgmlType::Q8_0, GgmlType::Q4_1] {
         for (name, rows, k) in [("gate_up", 2 * FFN, DIM), ("down", DIM, FFN)] {
             let w = Weight::upload(gpu, name, ty, &weight_bytes(ty, rows, k), rows, k).unwrap();
-            let d = ops::gemm(gpu, &st, &w, &x, &y, false, 64).unwrap();
-            let secs = time(gpu, &d, n_tokens, runs);
-            let bytes = (w.buf.size() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
-            let flops = 2.0 * f64::from(n_tokens) * (rows * k) as f64;
-            out.push(row(
-                &format!("gemm {} {name}", ty.name()),
-                format!("{n_tokens} tok x {rows}x{k}"),
-                secs,
-                bytes,
-                flops,
-            ));
+            for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+                let d = ops::gemm_in_layout(gpu, &st, &w, &x, &y, false, 64, layout).unwrap();
+                let secs = time(gpu, &d, n_tokens, runs);
+                let bytes = (w.buf.size() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
+                let flops = 2.0 * f64::from(n_tokens) * (rows * k) as f64;
+                out.push(row(
+                    &format!("gemm {} {name} {layout:?}", ty.name()),
+                    format!("{n_tokens} tok x {rows}x{k}"),
+                    secs,
+                    bytes,
+                    flops,
+                ));
+            }
         }
     }
 }
