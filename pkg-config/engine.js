@@ -262,6 +262,8 @@ export function adapterInfo(a) {
     maxBufferSize: a.max_buffer_size,
     matvecLayout: a.matvec_layout,
     matvecTuneMs: a.matvec_tune_ms,
+    gemmLayout: a.gemm_layout,
+    gemmTuneMs: a.gemm_tune_ms,
   };
 }
 

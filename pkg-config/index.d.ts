@@ -240,6 +240,9 @@ export interface AdapterInfo {
   matvecLayout: "groups" | "rows";
   /** What that benchmark measured, ms: [groups, rows]. */
   matvecTuneMs: [number, number];
+  /** The same for the prefill GEMM (raced separately: on lavapipe the row GEMM wins while the cooperative matvec does). */
+  gemmLayout: "groups" | "rows";
+  gemmTuneMs: [number, number];
 }
 
 export interface EngineInfo {

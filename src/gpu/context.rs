@@ -25,6 +25,10 @@ pub struct GpuInfo {
     pub matvec_layout: MatvecLayout,
     /// What `ops::tune` measured: ms for its matvec as [groups, rows].
     pub matvec_tune_ms: [f64; 2],
+    /// The prefill GEMM layout (`ops::tune` picks it at load).
+    pub gemm_layout: MatvecLayout,
+    /// What `ops::tune` measured for its GEMM: [groups, rows] ms.
+    pub gemm_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -106,6 +110,8 @@ impl Gpu {
             max_buffer_size: limits.max_buffer_size,
             matvec_layout: MatvecLayout::default(),
             matvec_tune_ms: [0.0; 2],
+            gemm_layout: MatvecLayout::default(),
+            gemm_tune_ms: [0.0; 2],
         };
         Ok(Gpu {
             device,

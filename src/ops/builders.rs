@@ -93,7 +93,7 @@ pub fn matvec(
 }
 
 /// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ, in the GPU's
-/// tuned layout (`GpuInfo::matvec_layout`).
+/// tuned layout (`GpuInfo::gemm_layout`).
 pub fn gemm(
     gpu: &Gpu,
     step: &wgpu::Buffer,
@@ -103,7 +103,7 @@ pub fn gemm(
     residual: bool,
     max_tokens: usize,
 ) -> Result<Dispatch> {
-    let layout = gpu.info.matvec_layout;
+    let layout = gpu.info.gemm_layout;
     gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout)
 }
 
