@@ -16,7 +16,7 @@ let counter = 0;
 const newId = () => `chatcmpl-${Date.now().toString(36)}${(counter++).toString(36)}`;
 
 /** Checks a request and returns [messages, engine generate options]. */
-export function chatRequest(req) {
+function chatRequest(req) {
   if (req === null || typeof req !== "object") throw edgeError("invalid_option", "request must be an object");
   for (const k of Object.keys(req)) {
     if (!KNOWN.has(k)) throw edgeError("invalid_option", `unknown request field ${k}`);
@@ -54,7 +54,7 @@ const usageOf = (s) => ({
  * OpenAI chunks from engine chunks (`chunks`: async iterable of
  * {text, tokens, finishReason?, stats?}).
  */
-export async function* toChatChunks(chunks, model) {
+async function* toChatChunks(chunks, model) {
   const base = { id: newId(), object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model };
   yield { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] };
   for await (const c of chunks) {
@@ -72,7 +72,7 @@ export async function* toChatChunks(chunks, model) {
 }
 
 /** One completion from OpenAI chunks. */
-export async function collectCompletion(chunks) {
+async function collectCompletion(chunks) {
   let content = "";
   let last;
   for await (const c of chunks) {
@@ -90,7 +90,7 @@ export async function collectCompletion(chunks) {
   };
 }
 
-/** `engine.chat.completions` for an Engine. */
+/** `engine.chat.completions` for an Engine or WorkerEngine (anything with `_chatStream`). */
 export function chatCompletions(engine, modelId) {
   return Object.freeze({
     async create(req, opts = {}) {

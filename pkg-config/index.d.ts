@@ -282,33 +282,23 @@ export interface EngineApi {
   dispose(): Promise<void>;
 }
 
-/** The engine, running on the calling thread. */
-export class Engine implements EngineApi {
+/** The engine, running on the calling thread. Its methods are `EngineApi`'s. */
+export interface Engine extends EngineApi {}
+export class Engine {
   private constructor();
   /** Loads a GGUF; no separate init call is needed. */
   static load(source: ModelSource, opts?: LoadOptions): Promise<Engine>;
-  generate(prompt: string, opts?: GenerateOptions): AsyncIterable<GenerateChunk>;
-  readonly chat: { readonly completions: ChatCompletions };
-  tokenize(text: string): Promise<number[]>;
-  detokenize(ids: number[] | Uint32Array): Promise<string>;
-  info(): Promise<EngineInfo>;
-  dispose(): Promise<void>;
 }
 
 /**
  * The same API with the engine in a Web Worker: the page's thread never
  * blocks. Spawns `edge-llm/worker.js` (a module worker), or uses `worker`.
+ * `dispose()` also ends the worker.
  */
-export class WorkerEngine implements EngineApi {
+export interface WorkerEngine extends EngineApi {}
+export class WorkerEngine {
   private constructor();
   static load(source: ModelSource, opts?: LoadOptions & { worker?: Worker }): Promise<WorkerEngine>;
-  generate(prompt: string, opts?: GenerateOptions): AsyncIterable<GenerateChunk>;
-  readonly chat: { readonly completions: ChatCompletions };
-  tokenize(text: string): Promise<number[]>;
-  detokenize(ids: number[] | Uint32Array): Promise<string>;
-  info(): Promise<EngineInfo>;
-  /** Disposes the engine and ends the worker. */
-  dispose(): Promise<void>;
 }
 
 /** Opens WebGPU and describes the adapter; rejects with code "no_webgpu". */

@@ -10,7 +10,7 @@
 // messages. The worker runs calls in order, like Engine.
 import { edgeError, throwIfAborted } from "./errors.js";
 import { rawGenerateOptions } from "./engine.js";
-import { chatRequest, toChatChunks, collectCompletion } from "./chat.js";
+import { chatCompletions } from "./chat.js";
 
 const TOKEN = Symbol("edge-llm worker engine");
 
@@ -43,15 +43,7 @@ export class WorkerEngine {
         this.#failAll(err);
       };
     });
-    this.chat = Object.freeze({
-      completions: Object.freeze({
-        create: async (req, opts = {}) => {
-          const [messages, genOpts] = chatRequest(req);
-          const chunks = toChatChunks(this.#stream("chat", messages, { ...genOpts, signal: opts?.signal }), this.#modelId);
-          return req.stream ? chunks : collectCompletion(chunks);
-        },
-      }),
-    });
+    this.chat = Object.freeze({ completions: chatCompletions(this, () => this.#modelId) });
   }
 
   static async load(source, opts = {}) {
@@ -163,6 +155,11 @@ export class WorkerEngine {
 
   generate(prompt, opts = {}) {
     return this.#stream("generate", prompt, opts);
+  }
+
+  /** Chat turn used by chat.completions (rendered in the worker). */
+  _chatStream(messages, opts) {
+    return this.#stream("chat", messages, opts);
   }
 
   tokenize(text) {

@@ -1,12 +1,5 @@
 // x[t, :] = dequant(E[tokens[pos0 + t], :]) * aux, reading the token id
 // from the GPU token buffer (written by the sampler of the previous step).
-struct WParams {
-    k: u32,            // embedding width
-    n: u32,            // vocabulary rows
-    scale_offset: u32,
-    aux: f32,          // output scale (1, or sqrt(dim) for Gemma)
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // (n, k) repacked

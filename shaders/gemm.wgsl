@@ -3,13 +3,6 @@
 // (four vec4 accumulators).
 // Per 32-column step the weight tile is dequantized once into workgroup
 // memory and reused by all 32 tokens. RESIDUAL accumulates into Y.
-struct WParams {
-    k: u32,
-    n: u32,
-    scale_offset: u32,
-    aux: f32,
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w: array<u32>;        // (n, k) repacked

@@ -2,13 +2,6 @@
 // one invocation per (row, 8 tokens) and no workgroup memory or barriers:
 // the layout for software adapters (see matvec_row.wgsl). Each weight unit
 // is dequantized once and used for 8 tokens. Same bindings as gemm.wgsl.
-struct WParams {
-    k: u32,
-    n: u32,
-    scale_offset: u32,
-    aux: f32,
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w: array<u32>;              // (n, k) repacked

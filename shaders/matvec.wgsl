@@ -10,13 +10,6 @@
 // which CPU drivers such as lavapipe spill to memory), then the group sums
 // them in 3 steps. Many rows per workgroup amortise the x loads, the norm
 // and the per-workgroup cost, which dominates on CPU drivers.
-struct WParams {
-    k: u32,            // columns (multiple of 32 for block types)
-    n: u32,            // output rows
-    scale_offset: u32, // first word of the scale region in w
-    aux: f32,          // RMSNorm epsilon when FUSE_NORM
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w: array<u32>;         // repacked weight, n (or 2n) rows

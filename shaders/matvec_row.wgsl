@@ -5,13 +5,6 @@
 // Same variants and bindings as matvec.wgsl. FUSE_NORM costs nothing extra
 // here: each invocation reads all of x anyway, so it sums the squares as it
 // goes and scales the dot products at the end (RMSNorm is a per-token scalar).
-struct WParams {
-    k: u32,            // columns (multiple of 32 for block types)
-    n: u32,            // output rows
-    scale_offset: u32, // first word of the scale region in w
-    aux: f32,          // RMSNorm epsilon when FUSE_NORM
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w: array<u32>;         // repacked weight, n (or 2n) rows

@@ -11,13 +11,6 @@
 // 16-byte load costs far less there than four 4-byte ones: weights are read
 // through a vec4 view (w4) of the buffer, scales through a word view (ws).
 // The weight decoder `blk_dot` is appended per type (shaders/quant_sg/).
-struct WParams {
-    k: u32,            // columns (multiple of 32)
-    n: u32,            // output rows
-    scale_offset: u32, // first word of the scale region in w
-    aux: f32,          // RMSNorm epsilon when FUSE_NORM
-}
-
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 @group(0) @binding(2) var<storage, read> w4: array<vec4<u32>>;  // repacked weight, n (or 2n) rows

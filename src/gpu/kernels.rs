@@ -141,6 +141,7 @@ impl Kernel {
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const WPARAMS: &str = include_str!("../../shaders/wparams.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
 /// sits), `unit_dot` (matvec) and `unit_w` (dequantized unit, GEMM/embed).
@@ -207,7 +208,8 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
     };
     // The quant decoder refers to `w` and `wp`, declared by the body; WGSL
-    // resolves module-scope names regardless of order.
+    // resolves module-scope names regardless of order. Weight kernels share
+    // the `WParams` struct.
     let quant = match kernel {
         Kernel::Matvec {
             ty, subgroup: 1.., ..
@@ -218,7 +220,12 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             .transpose()?
             .unwrap_or(""),
     };
-    Ok(format!("{COMMON}\n{body}\n{quant}"))
+    let wparams = if kernel.weight_type().is_some() {
+        WPARAMS
+    } else {
+        ""
+    };
+    Ok(format!("{COMMON}\n{wparams}\n{body}\n{quant}"))
 }
 
 /// Every kernel variant the engine can create, for validation tests.
