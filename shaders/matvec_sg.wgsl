@@ -3,11 +3,14 @@
 // (FUSE_NORM, SWIGLU, RESIDUAL) as matvec.wgsl, laid out for SIMD CPUs
 // (lavapipe runs a workgroup's invocations as vector lanes):
 // a workgroup is WG lanes, WG <= the adapter's smallest subgroup, so the
-// whole workgroup is one subgroup and `subgroupAdd` sums it in registers
-// (no workgroup memory, no barrier). It owns ROWS rows. Lanes stride over
-// 32-column blocks; each lane loads its block of x once (8 vec4, normed on
-// the fly) and reuses it for all ROWS rows, so x costs ROWS times fewer
-// loads than weights. Loads, not arithmetic, bound CPU drivers, and one
+// whole workgroup is one subgroup and reductions run in registers (no
+// workgroup memory, no barrier). Its lanes form WG / SPLIT sets of SPLIT
+// lanes; a set owns ROWS rows, and its lanes stride over the 32-column
+// blocks. SPLIT is picked per shape (ops::matvec_split) so the stride
+// divides the block count: with k = 576 (18 blocks) and SPLIT = 8, the
+// third pass would run 2 of 8 lanes. Each lane loads its block of x once
+// (8 vec4, normed on the fly) and reuses it for all ROWS rows, so x costs
+// ROWS times fewer loads than weights. Loads, not arithmetic, bound CPU drivers, and one
 // 16-byte load costs far less there than four 4-byte ones: weights are read
 // through a vec4 view (w4) of the buffer, scales through a word view (ws).
 // The weight decoder `blk_dot` is appended per type (shaders/quant_sg/).
@@ -38,8 +41,9 @@ override FUSE_NORM: bool = false;
 override SWIGLU: bool = false;
 override RESIDUAL: bool = false;
 override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
+override SPLIT: u32 = 8u; // lanes per row set: a power of two dividing WG
 
-const ROWS: u32 = 16u; // output rows per workgroup (ops::MATVEC_SG_ROWS)
+const ROWS: u32 = 16u; // output rows per set (ops::MATVEC_SG_ROWS)
 
 // Block j of the token's x, times the norm when FUSE_NORM.
 fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
@@ -75,7 +79,8 @@ fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, r: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
-    let row0 = wg_linear(wid, nwg) * ROWS;
+    let sub = lane % SPLIT; // lane within its set
+    let row0 = (wg_linear(wid, nwg) * (WG / SPLIT) + lane / SPLIT) * ROWS;
     let xbase = (step.n_tokens - 1u) * wp.k / 4u;
     var scale = 1.0;
     if FUSE_NORM {
@@ -95,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var u1 = vec4<f32>(0.0);
     var u2 = vec4<f32>(0.0);
     var u3 = vec4<f32>(0.0);
-    for (var j = lane; j < wp.k / 32u; j += WG) {
+    for (var j = sub; j < wp.k / 32u; j += SPLIT) {
         let xb = load_block(xbase, j, scale);
         g0 += rows4(row0, j, xb, last);
         g1 += rows4(row0 + 4u, j, xb, last);
@@ -111,17 +116,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             u3 += rows4(ru + 12u, j, xb, lu);
         }
     }
-    g0 = subgroupAdd(g0);
-    g1 = subgroupAdd(g1);
-    g2 = subgroupAdd(g2);
-    g3 = subgroupAdd(g3);
-    if SWIGLU {
-        u0 = subgroupAdd(u0);
-        u1 = subgroupAdd(u1);
-        u2 = subgroupAdd(u2);
-        u3 = subgroupAdd(u3);
+    // Sum each set's lanes (a butterfly: every lane of a set gets the sums).
+    for (var o = 1u; o < SPLIT; o *= 2u) {
+        g0 += subgroupShuffleXor(g0, o);
+        g1 += subgroupShuffleXor(g1, o);
+        g2 += subgroupShuffleXor(g2, o);
+        g3 += subgroupShuffleXor(g3, o);
+        if SWIGLU {
+            u0 += subgroupShuffleXor(u0, o);
+            u1 += subgroupShuffleXor(u1, o);
+            u2 += subgroupShuffleXor(u2, o);
+            u3 += subgroupShuffleXor(u3, o);
+        }
     }
-    for (var r = lane; r < ROWS; r += WG) {
+    for (var r = sub; r < ROWS; r += SPLIT) {
         let row = row0 + r;
         if row < wp.n {
             var v = pick(g0, g1, g2, g3, r);

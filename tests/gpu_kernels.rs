@@ -67,17 +67,29 @@ fn matvec_case(
     if residual {
         want = r::add(&want, &y0);
     }
-    for layout in [None, Some(MatvecLayout::Groups), Some(MatvecLayout::Rows)] {
+    // The portable layouts, then the subgroup kernel (where the adapter has
+    // subgroups) with row sets of all lanes (the default here, untuned),
+    // of 2 lanes (what lavapipe runs) and of 1 (no reduction at all).
+    let mut cases = vec![
+        (None, None),
+        (Some(MatvecLayout::Groups), None),
+        (Some(MatvecLayout::Rows), None),
+    ];
+    if k.is_multiple_of(32) && g.info.subgroup_lanes.is_some() {
+        cases.extend([(None, Some(1)), (None, Some(2))]);
+    }
+    for (layout, split) in cases {
         let yb = guarded(&y0);
         let opts = MatvecOpts {
             norm: norm.then_some((&nwb, EPS)),
             swiglu,
             residual,
             layout,
+            split,
         };
         let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
         run(&[&d], n_tokens as u32);
-        let what = format!("{what} {layout:?}");
+        let what = format!("{what} {layout:?} split {split:?}");
         let got = read_guarded(&yb, rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }

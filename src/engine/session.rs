@@ -113,7 +113,10 @@ impl Session {
             self.ring
                 .encode_copy(&mut enc, &self.model.tokens, index, slot);
         }
-        self.gpu.queue.submit([enc.finish()]);
+        let submission = self.gpu.queue.submit([enc.finish()]);
+        if let Some((_, slot)) = copy {
+            self.ring.submitted(slot, submission);
+        }
     }
 
     /// Writes `tokens` at `pos0` and runs them through the layers in chunks;

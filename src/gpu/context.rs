@@ -29,6 +29,12 @@ pub struct GpuInfo {
     pub gemm_layout: MatvecLayout,
     /// What `ops::tune` measured for its GEMM: [groups, rows] ms.
     pub gemm_tune_ms: [f64; 2],
+    /// Lanes per row set of the subgroup matvec (shaders/matvec_sg.wgsl
+    /// `SPLIT`): all of `subgroup_lanes` unless `ops::tune` measured 2 as
+    /// faster (lavapipe); 0 without subgroups.
+    pub matvec_split: u32,
+    /// What `ops::tune` measured for the subgroup matvec: [all lanes, 2] ms.
+    pub split_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -95,7 +101,7 @@ impl Gpu {
                 slot.get_or_insert(Error::DeviceLost(format!("{reason:?}: {msg}")));
             }
         });
-        let info = GpuInfo {
+        let mut info = GpuInfo {
             name: ai.name,
             backend: format!("{:?}", ai.backend),
             driver: format!("{} {}", ai.driver, ai.driver_info)
@@ -112,7 +118,10 @@ impl Gpu {
             matvec_tune_ms: [0.0; 2],
             gemm_layout: MatvecLayout::default(),
             gemm_tune_ms: [0.0; 2],
+            matvec_split: 0,
+            split_tune_ms: [0.0; 2],
         };
+        info.matvec_split = info.subgroup_lanes.unwrap_or(0);
         Ok(Gpu {
             device,
             queue,
@@ -328,7 +337,7 @@ impl Gpu {
             });
         enc.copy_buffer_to_buffer(src, offset, &staging, 0, len.div_ceil(4) * 4);
         self.queue.submit([enc.finish()]);
-        super::readback::map_read(self, &staging).await?;
+        super::readback::map_read(self, &staging, None).await?;
         self.counters.readback(len);
         let out = {
             let view = staging

@@ -28,13 +28,15 @@ pub enum Kernel {
     /// Decode matvec on one token: shaders/matvec_sg.wgsl with workgroups
     /// of `subgroup` lanes (at most the adapter's smallest subgroup size)
     /// when `subgroup` > 0 (`layout` is then unused), else the portable
-    /// kernel of `layout`.
+    /// kernel of `layout`. `split`: lanes per row set of the subgroup
+    /// kernel (a power of two dividing `subgroup`; 0 without subgroups).
     Matvec {
         ty: GgmlType,
         fuse_norm: bool,
         swiglu: bool,
         residual: bool,
         subgroup: u32,
+        split: u32,
         layout: MatvecLayout,
     },
     /// Prefill GEMM over a batch of tokens.
@@ -105,6 +107,7 @@ impl Kernel {
                 swiglu,
                 residual,
                 subgroup,
+                split,
                 ..
             } => {
                 let mut v = vec![
@@ -114,6 +117,7 @@ impl Kernel {
                 ];
                 if subgroup > 0 {
                     v.push(("WG", f64::from(subgroup)));
+                    v.push(("SPLIT", f64::from(split)));
                 }
                 v
             }
@@ -271,11 +275,14 @@ pub fn all_variants() -> Vec<Kernel> {
             }
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
-                    for (layout, subgroup) in [
-                        (MatvecLayout::Groups, 0),
-                        (MatvecLayout::Rows, 0),
-                        (MatvecLayout::Groups, 8),
-                        (MatvecLayout::Groups, 32),
+                    for (layout, subgroup, split) in [
+                        (MatvecLayout::Groups, 0, 0),
+                        (MatvecLayout::Rows, 0, 0),
+                        (MatvecLayout::Groups, 8, 8),
+                        (MatvecLayout::Groups, 8, 2),
+                        (MatvecLayout::Groups, 8, 1),
+                        (MatvecLayout::Groups, 32, 32),
+                        (MatvecLayout::Groups, 32, 4),
                     ] {
                         v.push(Kernel::Matvec {
                             ty,
@@ -283,6 +290,7 @@ pub fn all_variants() -> Vec<Kernel> {
                             swiglu,
                             residual,
                             subgroup,
+                            split,
                             layout,
                         });
                     }

@@ -1,12 +1,20 @@
 //! Reading results back: a generic map helper and the small ring of
 //! MAP_READ buffers that carries sampled token ids (4 bytes a token).
 
+use std::sync::Mutex;
+
 use super::Gpu;
 use crate::{Error, Result};
 
 /// Maps `buf` for reading and waits for it. Native: polls the device until
-/// the copy is done. Browser: yields to the event loop until the callback.
-pub(crate) async fn map_read(gpu: &Gpu, buf: &wgpu::Buffer) -> Result<()> {
+/// `after` (the submission that wrote `buf`; the newest when `None`) is done,
+/// so later submissions keep running. Browser: yields to the event loop
+/// until the callback.
+pub(crate) async fn map_read(
+    gpu: &Gpu,
+    buf: &wgpu::Buffer,
+    after: Option<wgpu::SubmissionIndex>,
+) -> Result<()> {
     let (tx, rx) = futures_channel::oneshot::channel();
     buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
         // The receiver only disappears if the caller was dropped; nothing to do then.
@@ -14,8 +22,13 @@ pub(crate) async fn map_read(gpu: &Gpu, buf: &wgpu::Buffer) -> Result<()> {
     });
     #[cfg(not(target_arch = "wasm32"))]
     gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
+        .poll(wgpu::PollType::Wait {
+            submission_index: after,
+            timeout: None,
+        })
         .map_err(|e| Error::Gpu(format!("poll: {e}")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = after;
     let r = rx
         .await
         .map_err(|_| Error::Gpu("map callback dropped".into()))?;
@@ -27,6 +40,9 @@ pub(crate) async fn map_read(gpu: &Gpu, buf: &wgpu::Buffer) -> Result<()> {
 /// can be submitted before this step's token id is read.
 pub struct TokenRing {
     slots: Vec<wgpu::Buffer>,
+    /// The submission that last copied into each slot: reading a slot waits
+    /// for that one only, not for the step submitted after it.
+    writers: Mutex<Vec<Option<wgpu::SubmissionIndex>>>,
 }
 
 impl TokenRing {
@@ -43,7 +59,10 @@ impl TokenRing {
                 })
             })
             .collect();
-        TokenRing { slots }
+        TokenRing {
+            slots,
+            writers: Mutex::new(vec![None; n.max(1)]),
+        }
     }
 
     /// Number of slots.
@@ -68,10 +87,22 @@ impl TokenRing {
         enc.copy_buffer_to_buffer(tokens, u64::from(index) * 4, dst, 0, 4);
     }
 
+    /// Notes that `index` is the submission holding `slot`'s latest copy.
+    pub fn submitted(&self, slot: usize, index: wgpu::SubmissionIndex) {
+        if let Ok(mut w) = self.writers.lock() {
+            let n = w.len();
+            w[slot % n] = Some(index);
+        }
+    }
+
     /// Waits for `slot`'s copy and returns the token id.
     pub async fn read(&self, gpu: &Gpu, slot: usize) -> Result<u32> {
         let buf = &self.slots[slot % self.slots.len()];
-        map_read(gpu, buf).await?;
+        let after = match self.writers.lock() {
+            Ok(mut w) => w[slot % self.slots.len()].take(),
+            Err(_) => None,
+        };
+        map_read(gpu, buf, after).await?;
         gpu.counters.readback(4);
         let id = {
             let view = buf

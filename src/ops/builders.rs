@@ -26,6 +26,9 @@ pub struct MatvecOpts<'a> {
     /// where the adapter has one. `None`: the subgroup kernel where the
     /// adapter has subgroups, else the GPU's tuned `matvec_layout`.
     pub layout: Option<MatvecLayout>,
+    /// Lanes per row set of the subgroup kernel (tests, tuning); `None`:
+    /// the GPU's tuned `matvec_split`.
+    pub split: Option<u32>,
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
@@ -62,21 +65,37 @@ pub fn matvec(
         Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) => lanes,
         _ => 0,
     };
+    let n32 = to_u32(n, "matvec rows")?;
+    let split = match (subgroup, opts.split) {
+        (0, _) => 0,
+        (_, Some(s)) if s.is_power_of_two() && s <= subgroup => s,
+        (_, Some(s)) => {
+            return Err(Error::shape(
+                "matvec split",
+                format!("{s} lanes per set on {subgroup}-lane subgroups"),
+            ))
+        }
+        (_, None) => match gpu.info.matvec_split {
+            s if s.is_power_of_two() && s <= subgroup => s,
+            _ => subgroup,
+        },
+    };
     let kernel = Kernel::Matvec {
         ty: w.ty,
         fuse_norm: opts.norm.is_some(),
         swiglu: opts.swiglu,
         residual: opts.residual,
         subgroup,
+        split,
         layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
     };
     let params = w.params(n, eps)?;
     let rows = if subgroup > 0 {
-        MATVEC_SG_ROWS
+        MATVEC_SG_ROWS * (subgroup / split)
     } else {
         MATVEC_ROWS
     };
-    let groups = to_u32(n, "matvec rows")?.div_ceil(rows);
+    let groups = n32.div_ceil(rows);
     let buffers: &[&wgpu::Buffer] = if subgroup > 0 {
         &[&w.buf, x, y, nw, &w.buf]
     } else {

@@ -127,6 +127,7 @@ mod tests {
                 swiglu: false,
                 residual: false,
                 subgroup,
+                split: subgroup,
                 layout,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);

@@ -22,13 +22,54 @@ const ROUNDS: usize = 3;
 /// 3x on lavapipe): the cooperative layout is the better default on real
 /// GPUs, where both time near the submit overhead here.
 const MARGIN: f64 = 0.8;
+/// Row sets of 2 lanes must win clearly too (by 1.3x on lavapipe).
+const SPLIT_MARGIN: f64 = 0.9;
 
 /// Sets `gpu.info.matvec_layout` and `gemm_layout` to the faster layouts
 /// on this device. They are raced separately: on lavapipe the cooperative
-/// matvec wins by 3x while the row GEMM wins by 2x.
+/// matvec wins by 3x while the row GEMM wins by 2x. Where the subgroup
+/// matvec runs, also sets `matvec_split`: lavapipe runs it 1.3-2x faster
+/// with row sets of 2 lanes (fewer, fuller workgroups) than with one set
+/// of all 8; GPUs want the many workgroups of the wide sets.
 pub async fn tune(gpu: &mut Gpu) -> Result<()> {
-    let mv = race(gpu, Kind::Matvec, REPS, ROUNDS).await?;
-    let gm = race(gpu, Kind::Gemm, 1, 2).await?;
+    let mv = race(
+        gpu,
+        [
+            Kind::Matvec(Variant::Layout(MatvecLayout::Groups)),
+            Kind::Matvec(Variant::Layout(MatvecLayout::Rows)),
+        ],
+        REPS,
+        ROUNDS,
+    )
+    .await?;
+    let gm = race(
+        gpu,
+        [
+            Kind::Gemm(MatvecLayout::Groups),
+            Kind::Gemm(MatvecLayout::Rows),
+        ],
+        1,
+        2,
+    )
+    .await?;
+    if let Some(lanes @ 4..) = gpu.info.subgroup_lanes {
+        let sp = race(
+            gpu,
+            [
+                Kind::Matvec(Variant::Split(lanes)),
+                Kind::Matvec(Variant::Split(2)),
+            ],
+            REPS,
+            ROUNDS,
+        )
+        .await?;
+        gpu.info.split_tune_ms = sp;
+        gpu.info.matvec_split = if sp[1] < SPLIT_MARGIN * sp[0] {
+            2
+        } else {
+            lanes
+        };
+    }
     let pick = |[groups, rows]: [f64; 2]| {
         if rows < MARGIN * groups {
             MatvecLayout::Rows
@@ -43,30 +84,39 @@ pub async fn tune(gpu: &mut Gpu) -> Result<()> {
     Ok(())
 }
 
-/// Best ms of `rounds` alternating rounds of `reps` dispatches of `kind`
-/// in each layout: [groups, rows].
-async fn race(gpu: &Gpu, kind: Kind, reps: u32, rounds: usize) -> Result<[f64; 2]> {
-    let groups = Timed::new(gpu, kind, MatvecLayout::Groups)?;
-    let rows = Timed::new(gpu, kind, MatvecLayout::Rows)?;
+/// Best ms of `rounds` alternating rounds of `reps` dispatches of each of
+/// the two kernels.
+async fn race(gpu: &Gpu, kinds: [Kind; 2], reps: u32, rounds: usize) -> Result<[f64; 2]> {
+    let a = Timed::new(gpu, kinds[0])?;
+    let b = Timed::new(gpu, kinds[1])?;
     // Warm the driver's shader compile, then take the best of a few
     // alternating rounds: other work on the machine only ever adds time.
-    groups.time(gpu, 1).await?;
-    rows.time(gpu, 1).await?;
-    let (mut g, mut r) = (f64::INFINITY, f64::INFINITY);
+    a.time(gpu, 1).await?;
+    b.time(gpu, 1).await?;
+    let mut best = [f64::INFINITY; 2];
     for _ in 0..rounds {
-        g = g.min(groups.time(gpu, reps).await?);
-        r = r.min(rows.time(gpu, reps).await?);
+        best[0] = best[0].min(a.time(gpu, reps).await?);
+        best[1] = best[1].min(b.time(gpu, reps).await?);
     }
-    Ok([g, r])
+    Ok(best)
 }
 
 /// What is timed.
 #[derive(Clone, Copy)]
 enum Kind {
     /// Decode: norm + gate/up + SwiGLU matvec, one token.
-    Matvec,
+    Matvec(Variant),
     /// Prefill: the gate/up GEMM over `GEMM_TOKENS` tokens.
-    Gemm,
+    Gemm(MatvecLayout),
+}
+
+/// Which matvec kernel.
+#[derive(Clone, Copy)]
+enum Variant {
+    /// A portable layout.
+    Layout(MatvecLayout),
+    /// The subgroup kernel with row sets of this many lanes.
+    Split(u32),
 }
 
 /// Tokens of the tuning GEMM (a short prompt's chunk).
@@ -82,10 +132,10 @@ struct Timed {
 }
 
 impl Timed {
-    fn new(gpu: &Gpu, kind: Kind, layout: MatvecLayout) -> Result<Timed> {
+    fn new(gpu: &Gpu, kind: Kind) -> Result<Timed> {
         let n_tokens = match kind {
-            Kind::Matvec => 1,
-            Kind::Gemm => GEMM_TOKENS,
+            Kind::Matvec(_) => 1,
+            Kind::Gemm(_) => GEMM_TOKENS,
         };
         let tokens = n_tokens as usize;
         // Zero blocks: timing does not depend on the values.
@@ -102,7 +152,7 @@ impl Timed {
         let nw = gpu.storage("tune nw", (COLS * 4) as u64)?;
         let y = gpu.storage("tune y", (tokens * ROWS * 4) as u64)?;
         let dispatch = match kind {
-            Kind::Matvec => matvec(
+            Kind::Matvec(v) => matvec(
                 gpu,
                 &step,
                 &w,
@@ -112,10 +162,17 @@ impl Timed {
                     norm: Some((&nw, 1e-5)),
                     swiglu: true,
                     residual: false,
-                    layout: Some(layout),
+                    layout: match v {
+                        Variant::Layout(l) => Some(l),
+                        Variant::Split(_) => None,
+                    },
+                    split: match v {
+                        Variant::Layout(_) => None,
+                        Variant::Split(s) => Some(s),
+                    },
                 },
             )?,
-            Kind::Gemm => gemm_in_layout(gpu, &step, &w, &x, &y, false, tokens, layout)?,
+            Kind::Gemm(layout) => gemm_in_layout(gpu, &step, &w, &x, &y, false, tokens, layout)?,
         };
         Ok(Timed {
             dispatch,
