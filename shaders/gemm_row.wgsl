@@ -4,7 +4,7 @@
 // is dequantized once and used for 8 tokens. Same bindings as gemm.wgsl.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
-@group(0) @binding(2) var<storage, read> w: array<u32>;              // (n, k) repacked
+// binding 2: the weight, declared by shaders/weights/ (buffer or texture)
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;        // (n_tokens, k)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;        // (n_tokens, n)
 

@@ -7,7 +7,7 @@
 // goes and scales the dot products at the end (RMSNorm is a per-token scalar).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
-@group(0) @binding(2) var<storage, read> w: array<u32>;         // repacked weight, n (or 2n) rows
+// binding 2: the weight, declared by shaders/weights/ (buffer or texture)
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;   // (n_tokens, k)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight

@@ -12,15 +12,14 @@
 // (8 vec4, normed on the fly) and reuses it for all ROWS rows, so x costs
 // ROWS times fewer loads than weights. Loads, not arithmetic, bound CPU drivers, and one
 // 16-byte load costs far less there than four 4-byte ones: weights are read
-// through a vec4 view (w4) of the buffer, scales through a word view (ws).
+// as vec4 (`wvec4`), scales as words (`wword`).
 // The weight decoder `blk_dot` is appended per type (shaders/quant_sg/).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
-@group(0) @binding(2) var<storage, read> w4: array<vec4<u32>>;  // repacked weight, n (or 2n) rows
+// binding 2 (and 6 for a buffer): the weight, declared by shaders/weights/
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;   // (n_tokens, k)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
-@group(0) @binding(6) var<storage, read> ws: array<u32>;        // the weight buffer again, as words
 
 // 32 consecutive values of x (columns 32j..32j+31 as v0..v7) and their sum.
 // Plain fields, not an array: CPU drivers (lavapipe) spill dynamically

@@ -42,7 +42,9 @@ fn matvec_case(
     let wrows = if swiglu { 2 * rows } else { rows };
     let wbytes = rand_weight(rng, ty, wrows, k);
     let wf = dequantize(ty, &wbytes, wrows * k).unwrap();
-    let w = Weight::upload(g, "w", ty, &wbytes, wrows, k).unwrap();
+    // The same words in a buffer and in a texture (ops::WeightStore).
+    let wb = Weight::upload_to(g, "w", ty, &wbytes, wrows, k, false).unwrap();
+    let wt = Weight::upload_to(g, "w", ty, &wbytes, wrows, k, true).unwrap();
     let x = rng.vec(n_tokens * k, -1.0, 1.0);
     let nw = rng.vec(k, 0.5, 1.5);
     // Non-residual outputs start as garbage: the kernel must overwrite them.
@@ -70,15 +72,19 @@ fn matvec_case(
     // The portable layouts, then the subgroup kernel (where the adapter has
     // subgroups) with row sets of all lanes (the default here, untuned),
     // of 2 lanes (what lavapipe runs) and of 1 (no reduction at all).
-    let mut cases = vec![
-        (None, None),
-        (Some(MatvecLayout::Groups), None),
-        (Some(MatvecLayout::Rows), None),
-    ];
-    if k.is_multiple_of(32) && g.info.subgroup_lanes.is_some() {
-        cases.extend([(None, Some(1)), (None, Some(2))]);
+    // Each with the weight in a buffer and in a texture.
+    let mut cases = vec![];
+    for w in [&wb, &wt] {
+        cases.extend([
+            (w, None, None),
+            (w, Some(MatvecLayout::Groups), None),
+            (w, Some(MatvecLayout::Rows), None),
+        ]);
     }
-    for (layout, split) in cases {
+    if k.is_multiple_of(32) && g.info.subgroup_lanes.is_some() {
+        cases.extend([(&wb, None, Some(1)), (&wb, None, Some(2))]);
+    }
+    for (w, layout, split) in cases {
         let yb = guarded(&y0);
         let opts = MatvecOpts {
             norm: norm.then_some((&nwb, EPS)),
@@ -87,9 +93,10 @@ fn matvec_case(
             layout,
             split,
         };
-        let d = ops::matvec(g, &st, &w, &xb, &yb, opts).unwrap();
+        let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         run(&[&d], n_tokens as u32);
-        let what = format!("{what} {layout:?} split {split:?}");
+        let tex = w.store.is_texture();
+        let what = format!("{what} {layout:?} split {split:?} texture {tex}");
         let got = read_guarded(&yb, rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }
@@ -149,7 +156,8 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
     let what = format!("gemm {ty:?} {rows}x{k} n_tokens {n_tokens} residual {residual}");
     let wbytes = rand_weight(rng, ty, rows, k);
     let wf = dequantize(ty, &wbytes, rows * k).unwrap();
-    let w = Weight::upload(g, "w", ty, &wbytes, rows, k).unwrap();
+    let wb = Weight::upload_to(g, "w", ty, &wbytes, rows, k, false).unwrap();
+    let wt = Weight::upload_to(g, "w", ty, &wbytes, rows, k, true).unwrap();
     let x = rng.vec(n_tokens * k, -1.0, 1.0);
     let y0 = if residual {
         rng.vec(n_tokens * rows, -1.0, 1.0)
@@ -162,11 +170,14 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
     if residual {
         want = r::add(&want, &y0);
     }
-    for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+    let cases = [&wb, &wt]
+        .into_iter()
+        .flat_map(|w| [(w, MatvecLayout::Groups), (w, MatvecLayout::Rows)]);
+    for (w, layout) in cases {
         let yb = guarded(&y0);
-        let d = ops::gemm_in_layout(g, &st, &w, &xb, &yb, residual, n_tokens, layout).unwrap();
+        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, residual, n_tokens, layout).unwrap();
         run(&[&d], n_tokens as u32);
-        let what = format!("{what} {layout:?}");
+        let what = format!("{what} {layout:?} texture {}", w.store.is_texture());
         let got = read_guarded(&yb, n_tokens * rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }
@@ -203,10 +214,12 @@ fn embed_all_types() {
                 let what = format!("embed {ty:?} dim {dim} pos0 {pos0} n_tokens {n_tokens}");
                 let wbytes = rand_weight(&mut rng, ty, vocab, dim);
                 let table = dequantize(ty, &wbytes, vocab * dim).unwrap();
-                let w = Weight::upload(g, "embd", ty, &wbytes, vocab, dim).unwrap();
                 let ids: Vec<u32> = (0..pos0 + n_tokens + 3)
                     .map(|_| rng.below(vocab) as u32)
                     .collect();
+                let texture = pos0 > 0; // the first case in a buffer, the second in a texture
+                let what = format!("{what} texture {texture}");
+                let w = Weight::upload_to(g, "embd", ty, &wbytes, vocab, dim, texture).unwrap();
                 let (tb, yb) = (upload_u32(&ids), guarded(&vec![777.0; n_tokens * dim]));
                 let st = step_tokens(n_tokens as u32, pos0 as u32);
                 let d = ops::embed(g, &st, &w, &tb, &yb, scale, n_tokens).unwrap();

@@ -146,7 +146,7 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);
-                let bytes = (w.buf.size() + (k * 4) as u64) as f64;
+                let bytes = (w.store.bytes() + (k * 4) as u64) as f64;
                 let flops = 2.0 * (rows * k) as f64;
                 let path = if portable { "wg" } else { "sg" };
                 out.push(row(
@@ -201,7 +201,7 @@ fn gemms(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
             for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
                 let d = ops::gemm_in_layout(gpu, &st, &w, &x, &y, false, 64, layout).unwrap();
                 let secs = time(gpu, &d, n_tokens, runs);
-                let bytes = (w.buf.size() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
+                let bytes = (w.store.bytes() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
                 let flops = 2.0 * f64::from(n_tokens) * (rows * k) as f64;
                 out.push(row(
                     &format!("gemm {} {name} {layout:?}", ty.name()),

@@ -7,8 +7,8 @@ fn unit_x(u: u32) -> vec2<u32> {
 
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let base = (row * wp.k + u * 8u) / 2u;
-    let lo = vec4<f32>(unpack2x16float(w[base]), unpack2x16float(w[base + 1u]));
-    let hi = vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u]));
+    let lo = vec4<f32>(unpack2x16float(wword(base)), unpack2x16float(wword(base + 1u)));
+    let hi = vec4<f32>(unpack2x16float(wword(base + 2u)), unpack2x16float(wword(base + 3u)));
     return dot(lo, xl) + dot(hi, xh);
 }
 
@@ -20,6 +20,6 @@ struct Unit {
 
 fn unit_w(row: u32, u: u32) -> Unit {
     let base = (row * wp.k + u * 8u) / 2u;
-    return Unit(vec4<f32>(unpack2x16float(w[base]), unpack2x16float(w[base + 1u])),
-                vec4<f32>(unpack2x16float(w[base + 2u]), unpack2x16float(w[base + 3u])));
+    return Unit(vec4<f32>(unpack2x16float(wword(base)), unpack2x16float(wword(base + 1u))),
+                vec4<f32>(unpack2x16float(wword(base + 2u)), unpack2x16float(wword(base + 3u))));
 }

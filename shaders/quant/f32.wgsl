@@ -7,8 +7,8 @@ fn unit_x(u: u32) -> vec2<u32> {
 
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let base = row * wp.k + u * 8u;
-    let lo = bitcast<vec4<f32>>(vec4<u32>(w[base], w[base + 1u], w[base + 2u], w[base + 3u]));
-    let hi = bitcast<vec4<f32>>(vec4<u32>(w[base + 4u], w[base + 5u], w[base + 6u], w[base + 7u]));
+    let lo = bitcast<vec4<f32>>(vec4<u32>(wword(base), wword(base + 1u), wword(base + 2u), wword(base + 3u)));
+    let hi = bitcast<vec4<f32>>(vec4<u32>(wword(base + 4u), wword(base + 5u), wword(base + 6u), wword(base + 7u)));
     return dot(lo, xl) + dot(hi, xh);
 }
 
@@ -20,6 +20,6 @@ struct Unit {
 
 fn unit_w(row: u32, u: u32) -> Unit {
     let base = row * wp.k + u * 8u;
-    return Unit(bitcast<vec4<f32>>(vec4<u32>(w[base], w[base + 1u], w[base + 2u], w[base + 3u])),
-                bitcast<vec4<f32>>(vec4<u32>(w[base + 4u], w[base + 5u], w[base + 6u], w[base + 7u])));
+    return Unit(bitcast<vec4<f32>>(vec4<u32>(wword(base), wword(base + 1u), wword(base + 2u), wword(base + 3u))),
+                bitcast<vec4<f32>>(vec4<u32>(wword(base + 4u), wword(base + 5u), wword(base + 6u), wword(base + 7u))));
 }

@@ -11,8 +11,8 @@ fn unit_x(u: u32) -> vec2<u32> {
 // dot(W[row, unit u], x) with xl, xh the x values at unit_x(u).
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let b = row * (wp.k / 32u) + u / 4u;
-    let dm = unpack2x16float(w[wp.scale_offset + b]);
-    let q = vec4<u32>(w[b * 4u + u % 4u]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let dm = unpack2x16float(wword(wp.scale_offset + b));
+    let q = vec4<u32>(wword(b * 4u + u % 4u)) >> vec4<u32>(0u, 8u, 16u, 24u);
     let lo = vec4<f32>(q & vec4<u32>(15u));
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
     return dm.x * (dot(lo, xl) + dot(hi, xh)) + dm.y * dot(xl + xh, vec4<f32>(1.0));
@@ -26,8 +26,8 @@ struct Unit {
 
 fn unit_w(row: u32, u: u32) -> Unit {
     let b = row * (wp.k / 32u) + u / 4u;
-    let dm = unpack2x16float(w[wp.scale_offset + b]);
-    let q = vec4<u32>(w[b * 4u + u % 4u]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let dm = unpack2x16float(wword(wp.scale_offset + b));
+    let q = vec4<u32>(wword(b * 4u + u % 4u)) >> vec4<u32>(0u, 8u, 16u, 24u);
     let lo = vec4<f32>(q & vec4<u32>(15u));
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
     return Unit(lo * dm.x + dm.y, hi * dm.x + dm.y);

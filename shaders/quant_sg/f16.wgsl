@@ -7,6 +7,6 @@ fn h8(q: vec4<u32>, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
 
 fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
     let o = row * (wp.k / 8u) + 4u * j;
-    return h8(w4[o], xb.v0, xb.v1) + h8(w4[o + 1u], xb.v2, xb.v3)
-         + h8(w4[o + 2u], xb.v4, xb.v5) + h8(w4[o + 3u], xb.v6, xb.v7);
+    return h8(wvec4(o), xb.v0, xb.v1) + h8(wvec4(o + 1u), xb.v2, xb.v3)
+         + h8(wvec4(o + 2u), xb.v4, xb.v5) + h8(wvec4(o + 3u), xb.v6, xb.v7);
 }

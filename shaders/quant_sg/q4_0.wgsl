@@ -7,8 +7,8 @@ fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
 
 fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
     let b = row * (wp.k / 32u) + j;
-    let q = w4[b];
-    let sw = unpack2x16float(ws[wp.scale_offset + b / 2u]);
+    let q = wvec4(b);
+    let sw = unpack2x16float(wword(wp.scale_offset + b / 2u));
     let d = select(sw.x, sw.y, (b & 1u) == 1u);
     let s = nib_dot(q.x, xb.v0, xb.v4) + nib_dot(q.y, xb.v1, xb.v5)
           + nib_dot(q.z, xb.v2, xb.v6) + nib_dot(q.w, xb.v3, xb.v7);

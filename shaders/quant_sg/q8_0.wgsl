@@ -7,9 +7,9 @@ fn i8x4(v: u32) -> vec4<f32> {
 
 fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
     let b = row * (wp.k / 32u) + j;
-    let a = w4[2u * b];
-    let c = w4[2u * b + 1u];
-    let sw = unpack2x16float(ws[wp.scale_offset + b / 2u]);
+    let a = wvec4(2u * b);
+    let c = wvec4(2u * b + 1u);
+    let sw = unpack2x16float(wword(wp.scale_offset + b / 2u));
     let d = select(sw.x, sw.y, (b & 1u) == 1u);
     let s = dot(i8x4(a.x), xb.v0) + dot(i8x4(a.y), xb.v1) + dot(i8x4(a.z), xb.v2)
           + dot(i8x4(a.w), xb.v3) + dot(i8x4(c.x), xb.v4) + dot(i8x4(c.y), xb.v5)

@@ -11,6 +11,9 @@ pub struct GpuInfo {
     pub name: String,
     pub backend: String,
     pub driver: String,
+    /// A CPU implementation (lavapipe, SwiftShader): the adapter's own
+    /// device type, not its name.
+    pub cpu: bool,
     /// `subgroups` requested and granted.
     pub subgroups: bool,
     /// `shader-f16` requested and granted.
@@ -35,6 +38,12 @@ pub struct GpuInfo {
     pub matvec_split: u32,
     /// What `ops::tune` measured for the subgroup matvec: [all lanes, 2] ms.
     pub split_tune_ms: [f64; 2],
+    /// Weights go in textures, not storage buffers (`ops::Weight`):
+    /// `ops::tune` sets it where the subgroup matvec runs clearly faster
+    /// so (lavapipe).
+    pub weight_textures: bool,
+    /// What `ops::tune` measured for that matvec: [buffer, texture] ms.
+    pub texture_tune_ms: [f64; 2],
 }
 
 /// The device, its queue and the compiled kernels.
@@ -107,6 +116,7 @@ impl Gpu {
             driver: format!("{} {}", ai.driver, ai.driver_info)
                 .trim()
                 .to_string(),
+            cpu: ai.device_type == wgpu::DeviceType::Cpu,
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             subgroup_lanes: (features.contains(wgpu::Features::SUBGROUP)
@@ -120,6 +130,8 @@ impl Gpu {
             gemm_tune_ms: [0.0; 2],
             matvec_split: 0,
             split_tune_ms: [0.0; 2],
+            weight_textures: false,
+            texture_tune_ms: [0.0; 2],
         };
         info.matvec_split = info.subgroup_lanes.unwrap_or(0);
         Ok(Gpu {
@@ -243,6 +255,11 @@ impl Gpu {
                         has_dynamic_offset: false,
                         min_binding_size: None,
                     },
+                    Binding::Texture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
                 },
                 count: None,
             })
@@ -281,24 +298,28 @@ impl Gpu {
     }
 
     /// A bind group for `kernel` over whole buffers, in binding order.
-    pub fn bind_group(&self, kernel: Kernel, buffers: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+    pub fn bind_group(
+        &self,
+        kernel: Kernel,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> Result<wgpu::BindGroup> {
         let (_, bgl) = self.pipeline(kernel)?;
-        if buffers.len() != kernel.bindings().len() {
+        if resources.len() != kernel.bindings().len() {
             return Err(Error::shape(
                 format!("{kernel:?} bind group"),
                 format!(
-                    "{} buffers for {} bindings",
-                    buffers.len(),
+                    "{} resources for {} bindings",
+                    resources.len(),
                     kernel.bindings().len()
                 ),
             ));
         }
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let entries: Vec<wgpu::BindGroupEntry> = resources
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
+            .map(|(i, r)| wgpu::BindGroupEntry {
                 binding: i as u32,
-                resource: b.as_entire_binding(),
+                resource: r.clone(),
             })
             .collect();
         let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {

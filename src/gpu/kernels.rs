@@ -38,16 +38,20 @@ pub enum Kernel {
         subgroup: u32,
         split: u32,
         layout: MatvecLayout,
+        /// The weight is a texture (`ops::Weight`), not a buffer.
+        tex: bool,
     },
     /// Prefill GEMM over a batch of tokens.
     Gemm {
         ty: GgmlType,
         residual: bool,
         layout: MatvecLayout,
+        tex: bool,
     },
     /// Embedding row gather from the token buffer.
     Embed {
         ty: GgmlType,
+        tex: bool,
     },
     RmsNorm,
     RopeKv,
@@ -69,21 +73,26 @@ pub enum Binding {
     Uniform,
     Read,
     Write,
+    /// A weight texture (rgba32uint).
+    Texture,
 }
 
-use Binding::{Read as R, Uniform as U, Write as W};
+use Binding::{Read as R, Texture as T, Uniform as U, Write as W};
 
 impl Kernel {
     /// Bindings in order; `Gpu::bind_group` takes buffers in this order.
     pub fn bindings(self) -> &'static [Binding] {
         match self {
             // step, params, w, x, y, norm weight
+            Kernel::Matvec { tex: true, .. } => &[U, U, T, R, W, R],
             Kernel::Matvec { subgroup: 0, .. } => &[U, U, R, R, W, R],
             // ... and w again (a vec4 view and a word view of one buffer)
             Kernel::Matvec { .. } => &[U, U, R, R, W, R, R],
             // step, params, w, x, y
+            Kernel::Gemm { tex: true, .. } => &[U, U, T, R, W],
             Kernel::Gemm { .. } => &[U, U, R, R, W],
             // step, params, w, tokens, y
+            Kernel::Embed { tex: true, .. } => &[U, U, T, R, W],
             Kernel::Embed { .. } => &[U, U, R, R, W],
             // step, params, x, y, norm weight
             Kernel::RmsNorm => &[U, U, R, W, R],
@@ -138,7 +147,9 @@ impl Kernel {
     /// The weight type a kernel decodes, if any.
     pub fn weight_type(self) -> Option<GgmlType> {
         match self {
-            Kernel::Matvec { ty, .. } | Kernel::Gemm { ty, .. } | Kernel::Embed { ty } => Some(ty),
+            Kernel::Matvec { ty, .. } | Kernel::Gemm { ty, .. } | Kernel::Embed { ty, .. } => {
+                Some(ty)
+            }
             _ => None,
         }
     }
@@ -146,6 +157,9 @@ impl Kernel {
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const WPARAMS: &str = include_str!("../../shaders/wparams.wgsl");
+const WEIGHT_BUFFER: &str = include_str!("../../shaders/weights/buffer.wgsl");
+const WEIGHT_BUFFER_SG: &str = include_str!("../../shaders/weights/buffer_sg.wgsl");
+const WEIGHT_TEXTURE: &str = include_str!("../../shaders/weights/texture.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
 /// sits), `unit_dot` (matvec) and `unit_w` (dequantized unit, GEMM/embed).
@@ -224,12 +238,18 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             .transpose()?
             .unwrap_or(""),
     };
-    let wparams = if kernel.weight_type().is_some() {
-        WPARAMS
-    } else {
-        ""
+    // How the weight is bound and read (`wword`, `wvec4`).
+    let (wparams, weight) = match kernel {
+        Kernel::Matvec { tex: true, .. }
+        | Kernel::Gemm { tex: true, .. }
+        | Kernel::Embed { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
+        Kernel::Matvec { subgroup: 1.., .. } => (WPARAMS, WEIGHT_BUFFER_SG),
+        Kernel::Matvec { .. } | Kernel::Gemm { .. } | Kernel::Embed { .. } => {
+            (WPARAMS, WEIGHT_BUFFER)
+        }
+        _ => ("", ""),
     };
-    Ok(format!("{COMMON}\n{wparams}\n{body}\n{quant}"))
+    Ok(format!("{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}"))
 }
 
 /// Every kernel variant the engine can create, for validation tests.
@@ -263,14 +283,15 @@ pub fn all_variants() -> Vec<Kernel> {
         Kernel::SiluMul,
         Kernel::Sample,
     ];
-    for ty in types {
-        v.push(Kernel::Embed { ty });
+    for (ty, tex) in types.into_iter().flat_map(|t| [(t, false), (t, true)]) {
+        v.push(Kernel::Embed { ty, tex });
         for residual in [false, true] {
             for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
                 v.push(Kernel::Gemm {
                     ty,
                     residual,
                     layout,
+                    tex,
                 });
             }
             for fuse_norm in [false, true] {
@@ -292,6 +313,7 @@ pub fn all_variants() -> Vec<Kernel> {
                             subgroup,
                             split,
                             layout,
+                            tex,
                         });
                     }
                 }

@@ -174,7 +174,7 @@ impl LlamaGpu {
             .chain([&embd])
             .chain(output.as_ref())
         {
-            bytes += w.buf.size();
+            bytes += w.store.bytes();
         }
         let step = gpu.uniform_init("step", bytemuck::bytes_of(&StepParams::default()))?;
 

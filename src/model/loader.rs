@@ -14,7 +14,7 @@ use crate::gguf::{self, GgmlType, Gguf};
 use crate::gpu::Gpu;
 use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
 use crate::model::llama_gpu::LlamaGpu;
-use crate::ops::Weight;
+use crate::ops::{Weight, WeightStore};
 use crate::{Error, Result};
 
 /// Largest header (metadata + tensor infos) the loader buffers before it
@@ -368,9 +368,11 @@ pub const SLAB_BYTES: u64 = 1 << 20;
 /// layout of `quant::repack` (all quant words, then all scale words, both
 /// in block order) lets each slab of `rows` rows be repacked alone and
 /// written at its place: with an even block count per full slab, the
-/// pairs of f16 scales sharing a word never straddle two slabs.
+/// pairs of f16 scales sharing a word never straddle two slabs, and with
+/// slabs of a multiple of 8 rows every slab starts on a whole texel (4
+/// words) for weight textures.
 struct Sliced {
-    buf: wgpu::Buffer,
+    store: WeightStore,
     ty: GgmlType,
     cols: usize,
     layout: SlabLayout,
@@ -384,7 +386,7 @@ struct Sliced {
 /// Where the words of each slab go, in `u32` words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct SlabLayout {
-    /// Rows per full slab (even).
+    /// Rows per full slab (a multiple of 8).
     rows: usize,
     /// Quant words of a full slab; scale words of a full slab.
     quant: usize,
@@ -396,7 +398,7 @@ struct SlabLayout {
 
 impl SlabLayout {
     /// The layout of a `rows x cols` `ty` weight cut into slabs of
-    /// `slab_rows` (even) rows, learnt by repacking zero slabs (zero is a
+    /// `slab_rows` (a multiple of 8) rows, learnt by repacking zero slabs (zero is a
     /// valid value of every type).
     fn new(ty: GgmlType, rows: usize, cols: usize, slab_rows: usize) -> Result<SlabLayout> {
         let row_bytes = to_usize(
@@ -463,7 +465,7 @@ impl Sliced {
             // Small, fused, or left to `Weight::upload` to accept or refuse.
             return Ok(None);
         }
-        let slab_rows = (to_usize(SLAB_BYTES / row_bytes, &t.name)? & !1).max(2);
+        let slab_rows = (to_usize(SLAB_BYTES / row_bytes, &t.name)? & !7).max(8);
         if slab_rows >= t.rows {
             return Ok(None);
         }
@@ -471,9 +473,9 @@ impl Sliced {
         if u32::try_from(layout.total).is_err() {
             return Ok(None);
         }
-        let buf = gpu.storage(&t.name, layout.total as u64 * 4)?;
+        let store = WeightStore::new(gpu, &t.name, layout.total as u64, gpu.info.weight_textures)?;
         Ok(Some(Sliced {
-            buf,
+            store,
             ty: t.ty,
             cols: t.cols,
             layout,
@@ -498,8 +500,7 @@ impl Sliced {
         let (qw, sw) = p.words.split_at(q);
         for (at, words) in [(qo, qw), (so, sw)] {
             if !words.is_empty() {
-                gpu.queue
-                    .write_buffer(&self.buf, at as u64 * 4, bytemuck::cast_slice(words));
+                self.store.write(gpu, at as u64, words)?;
             }
         }
         self.j += 1;
@@ -510,7 +511,7 @@ impl Sliced {
     /// The finished weight.
     fn weight(&self, t: &Planned) -> Weight {
         Weight {
-            buf: self.buf.clone(),
+            store: self.store.clone(),
             ty: self.ty,
             rows: t.rows,
             cols: self.cols,

@@ -88,6 +88,7 @@ pub fn matvec(
         subgroup,
         split,
         layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
+        tex: w.store.is_texture(),
     };
     let params = w.params(n, eps)?;
     let rows = if subgroup > 0 {
@@ -96,16 +97,12 @@ pub fn matvec(
         MATVEC_ROWS
     };
     let groups = n32.div_ceil(rows);
-    let buffers: &[&wgpu::Buffer] = if subgroup > 0 {
-        &[&w.buf, x, y, nw, &w.buf]
-    } else {
-        &[&w.buf, x, y, nw]
-    };
-    Dispatch::new(
+    Dispatch::with_weight(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
-        buffers,
+        &w.store,
+        &[x, y, nw],
         Grid::Flat(groups),
         step,
     )
@@ -156,12 +153,14 @@ pub fn gemm_in_layout(
         ty: w.ty,
         residual,
         layout,
+        tex: w.store.is_texture(),
     };
-    Dispatch::new(
+    Dispatch::with_weight(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
-        &[&w.buf, x, y],
+        &w.store,
+        &[x, y],
         Grid::Tokens {
             x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
             tile: tokens,
@@ -183,11 +182,15 @@ pub fn embed(
     need(y, (max_tokens * table.cols) as u64, "embed y")?;
     let params = table.params(table.rows, scale)?;
     let x_groups = to_u32(table.cols / 8, "embed width")?.div_ceil(64);
-    Dispatch::new(
+    Dispatch::with_weight(
         gpu,
-        Kernel::Embed { ty: table.ty },
+        Kernel::Embed {
+            ty: table.ty,
+            tex: table.store.is_texture(),
+        },
         bytemuck::bytes_of(&params),
-        &[&table.buf, tokens, y],
+        &table.store,
+        &[tokens, y],
         Grid::Tokens {
             x: x_groups,
             tile: 1,

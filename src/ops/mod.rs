@@ -10,7 +10,7 @@ mod weight;
 
 pub use builders::*;
 pub use tune::tune;
-pub use weight::Weight;
+pub use weight::{Weight, WeightStore, WEIGHT_TEXELS_PER_ROW};
 
 use crate::gpu::{Gpu, Kernel};
 use crate::{Error, Result};
@@ -59,8 +59,42 @@ impl Dispatch {
     ) -> Result<Self> {
         let (pipeline, _) = gpu.pipeline(kernel)?;
         let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
-        let mut all: Vec<&wgpu::Buffer> = vec![step, &params];
-        all.extend_from_slice(buffers);
+        let mut all: Vec<wgpu::BindingResource> =
+            vec![step.as_entire_binding(), params.as_entire_binding()];
+        all.extend(buffers.iter().map(|b| b.as_entire_binding()));
+        let bind_group = gpu.bind_group(kernel, &all)?;
+        Ok(Dispatch {
+            kernel,
+            pipeline,
+            bind_group,
+            grid,
+            _params: params,
+        })
+    }
+
+    /// A launch of a weight kernel: the weight is binding 2, then `rest`
+    /// (and, for the subgroup matvec on a buffer, the weight again as
+    /// binding 6: its word view).
+    fn with_weight(
+        gpu: &Gpu,
+        kernel: Kernel,
+        params: &[u8],
+        w: &WeightStore,
+        rest: &[&wgpu::Buffer],
+        grid: Grid,
+        step: &wgpu::Buffer,
+    ) -> Result<Self> {
+        let (pipeline, _) = gpu.pipeline(kernel)?;
+        let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
+        let mut all: Vec<wgpu::BindingResource> = vec![
+            step.as_entire_binding(),
+            params.as_entire_binding(),
+            w.resource(),
+        ];
+        all.extend(rest.iter().map(|b| b.as_entire_binding()));
+        if all.len() < kernel.bindings().len() {
+            all.push(w.resource());
+        }
         let bind_group = gpu.bind_group(kernel, &all)?;
         Ok(Dispatch {
             kernel,

@@ -129,6 +129,7 @@ mod tests {
                 subgroup,
                 split: subgroup,
                 layout,
+                tex: false,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
@@ -138,6 +139,7 @@ mod tests {
                     ty,
                     residual: false,
                     layout,
+                    tex: false,
                 },
                 "WParams",
                 WParams,
@@ -145,7 +147,7 @@ mod tests {
             );
         }
         check!(
-            Kernel::Embed { ty },
+            Kernel::Embed { ty, tex: false },
             "WParams",
             WParams,
             [k, n, scale_offset, aux]

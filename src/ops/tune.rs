@@ -30,65 +30,67 @@ const SPLIT_MARGIN: f64 = 0.9;
 /// matvec wins by 3x while the row GEMM wins by 2x. Where the subgroup
 /// matvec runs, also sets `matvec_split`: lavapipe runs it 1.3-2x faster
 /// with row sets of 2 lanes (fewer, fuller workgroups) than with one set
-/// of all 8; GPUs want the many workgroups of the wide sets.
+/// of all 8; GPUs want the many workgroups of the wide sets. Then it
+/// races that matvec on weights in a buffer and in a texture and sets
+/// `weight_textures` (textures win on lavapipe: ops::weight), before
+/// racing the GEMM layouts on the chosen store.
 pub async fn tune(gpu: &mut Gpu) -> Result<()> {
+    use Kind::{Gemm, Matvec};
+    use MatvecLayout::{Groups, Rows};
     let mv = race(
         gpu,
         [
-            Kind::Matvec(Variant::Layout(MatvecLayout::Groups)),
-            Kind::Matvec(Variant::Layout(MatvecLayout::Rows)),
+            (Matvec(Variant::Layout(Groups)), false),
+            (Matvec(Variant::Layout(Rows)), false),
         ],
         REPS,
         ROUNDS,
     )
     .await?;
-    let gm = race(
-        gpu,
-        [
-            Kind::Gemm(MatvecLayout::Groups),
-            Kind::Gemm(MatvecLayout::Rows),
-        ],
-        1,
-        2,
-    )
-    .await?;
+    gpu.info.matvec_tune_ms = mv;
+    gpu.info.matvec_layout = pick(mv);
     if let Some(lanes @ 4..) = gpu.info.subgroup_lanes {
-        let sp = race(
-            gpu,
-            [
-                Kind::Matvec(Variant::Split(lanes)),
-                Kind::Matvec(Variant::Split(2)),
-            ],
-            REPS,
-            ROUNDS,
-        )
-        .await?;
+        let wide = Matvec(Variant::Split(lanes));
+        let narrow = Matvec(Variant::Split(2));
+        let sp = race(gpu, [(wide, false), (narrow, false)], REPS, ROUNDS).await?;
         gpu.info.split_tune_ms = sp;
         gpu.info.matvec_split = if sp[1] < SPLIT_MARGIN * sp[0] {
             2
         } else {
             lanes
         };
+        let tuned = Matvec(Variant::Split(gpu.info.matvec_split));
+        let tx = race(gpu, [(tuned, false), (tuned, true)], REPS, ROUNDS + 2).await?;
+        gpu.info.texture_tune_ms = tx;
+        // The tuning weight sits in the CPU's caches, where textures win
+        // by only ~1.1x on lavapipe; streaming a model's weights they win
+        // by ~1.2-1.3x. So on CPU adapters textures need only not lose.
+        let margin = if gpu.info.cpu { 1.0 } else { MARGIN };
+        gpu.info.weight_textures = tx[1] < margin * tx[0];
     }
-    let pick = |[groups, rows]: [f64; 2]| {
-        if rows < MARGIN * groups {
-            MatvecLayout::Rows
-        } else {
-            MatvecLayout::Groups
-        }
-    };
-    gpu.info.matvec_tune_ms = mv;
-    gpu.info.matvec_layout = pick(mv);
+    // The GEMM reads the weights where decode keeps them.
+    let tex = gpu.info.weight_textures;
+    let gm = race(gpu, [(Gemm(Groups), tex), (Gemm(Rows), tex)], 1, 2).await?;
     gpu.info.gemm_tune_ms = gm;
     gpu.info.gemm_layout = pick(gm);
     Ok(())
 }
 
+/// The layout of a [groups, rows] race: rows only when clearly faster.
+fn pick([groups, rows]: [f64; 2]) -> MatvecLayout {
+    if rows < MARGIN * groups {
+        MatvecLayout::Rows
+    } else {
+        MatvecLayout::Groups
+    }
+}
+
 /// Best ms of `rounds` alternating rounds of `reps` dispatches of each of
 /// the two kernels.
-async fn race(gpu: &Gpu, kinds: [Kind; 2], reps: u32, rounds: usize) -> Result<[f64; 2]> {
-    let a = Timed::new(gpu, kinds[0])?;
-    let b = Timed::new(gpu, kinds[1])?;
+/// `(kind, weight in a texture)` each.
+async fn race(gpu: &Gpu, kinds: [(Kind, bool); 2], reps: u32, rounds: usize) -> Result<[f64; 2]> {
+    let a = Timed::new(gpu, kinds[0].0, kinds[0].1)?;
+    let b = Timed::new(gpu, kinds[1].0, kinds[1].1)?;
     // Warm the driver's shader compile, then take the best of a few
     // alternating rounds: other work on the machine only ever adds time.
     a.time(gpu, 1).await?;
@@ -128,11 +130,12 @@ struct Timed {
     n_tokens: u32,
     y: wgpu::Buffer,
     // Kept alive for the bind group.
-    _bufs: [wgpu::Buffer; 4],
+    _w: Weight,
+    _bufs: [wgpu::Buffer; 3],
 }
 
 impl Timed {
-    fn new(gpu: &Gpu, kind: Kind) -> Result<Timed> {
+    fn new(gpu: &Gpu, kind: Kind, texture: bool) -> Result<Timed> {
         let n_tokens = match kind {
             Kind::Matvec(_) => 1,
             Kind::Gemm(_) => GEMM_TOKENS,
@@ -140,7 +143,7 @@ impl Timed {
         let tokens = n_tokens as usize;
         // Zero blocks: timing does not depend on the values.
         let bytes = vec![0u8; ROWS * (COLS / 32) * GgmlType::Q4_1.block_bytes() as usize];
-        let w = Weight::upload(gpu, "tune w", GgmlType::Q4_1, &bytes, ROWS, COLS)?;
+        let w = Weight::upload_to(gpu, "tune w", GgmlType::Q4_1, &bytes, ROWS, COLS, texture)?;
         let step = gpu.uniform_init(
             "tune step",
             bytemuck::bytes_of(&StepParams {
@@ -178,7 +181,8 @@ impl Timed {
             dispatch,
             n_tokens,
             y,
-            _bufs: [w.buf, step, x, nw],
+            _w: w,
+            _bufs: [step, x, nw],
         })
     }
 

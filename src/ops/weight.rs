@@ -1,14 +1,156 @@
 //! A weight matrix in GPU memory, still quantized, in the repacked layout of
-//! `quant::repack` that the WGSL decoders read.
+//! `quant::repack` that the WGSL decoders read: a storage buffer of words,
+//! or the same words in an rgba32uint texture where `ops::tune` found
+//! texel fetches faster (shaders/weights/texture.wgsl says why).
 
 use super::params::WParams;
 use crate::gguf::GgmlType;
 use crate::gpu::Gpu;
 use crate::{quant, Error, Result};
 
+/// Texels per row of a weight texture (shaders/weights/texture.wgsl
+/// `WEIGHT_ROW_SHIFT`): WebGPU's guaranteed 2D size, so one texture holds
+/// up to 1 GiB of words.
+pub const WEIGHT_TEXELS_PER_ROW: u32 = 8192;
+
+/// Where a weight's words live.
+#[derive(Clone)]
+pub enum WeightStore {
+    Buffer(wgpu::Buffer),
+    /// Words 4i..4i+3 are texel i, at (i % 8192, i / 8192).
+    Texture(wgpu::Texture, wgpu::TextureView),
+}
+
+impl WeightStore {
+    /// Room for `words` words: a texture when `texture`, else a buffer.
+    pub fn new(gpu: &Gpu, label: &str, words: u64, texture: bool) -> Result<WeightStore> {
+        if !texture {
+            return Ok(WeightStore::Buffer(gpu.storage(label, words * 4)?));
+        }
+        let texels = words.div_ceil(4).max(1);
+        let rows = texels.div_ceil(u64::from(WEIGHT_TEXELS_PER_ROW));
+        let max = u64::from(gpu.device.limits().max_texture_dimension_2d);
+        if rows > max || max < u64::from(WEIGHT_TEXELS_PER_ROW) {
+            return Err(Error::Unsupported(format!(
+                "{label}: {words} words exceed a {WEIGHT_TEXELS_PER_ROW}x{max} texture"
+            )));
+        }
+        let tex = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width: WEIGHT_TEXELS_PER_ROW,
+                height: rows as u32, // <= max_texture_dimension_2d, a u32
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba32Uint,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        gpu.counters
+            .buffer(rows * u64::from(WEIGHT_TEXELS_PER_ROW) * 16);
+        gpu.check()?;
+        let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
+        Ok(WeightStore::Texture(tex, view))
+    }
+
+    /// Writes `words` at word `at`. For a texture `at` must be a multiple
+    /// of 4 (whole texels; the loader's slabs are) and a partial last texel
+    /// is zero-padded.
+    pub fn write(&self, gpu: &Gpu, at: u64, words: &[u32]) -> Result<()> {
+        match self {
+            WeightStore::Buffer(buf) => {
+                gpu.queue
+                    .write_buffer(buf, at * 4, bytemuck::cast_slice(words));
+                Ok(())
+            }
+            WeightStore::Texture(tex, _) => {
+                if !at.is_multiple_of(4) {
+                    return Err(Error::shape(
+                        "weight texture",
+                        format!("write at word {at}, not a whole texel"),
+                    ));
+                }
+                let mut padded;
+                let words = if words.len().is_multiple_of(4) {
+                    words
+                } else {
+                    padded = words.to_vec();
+                    padded.resize(words.len().div_ceil(4) * 4, 0);
+                    &padded
+                };
+                // A texel range is a partial first row, whole rows and a
+                // partial last row: one write each.
+                let per_row = u64::from(WEIGHT_TEXELS_PER_ROW);
+                let mut t = at / 4;
+                let mut rest = words;
+                while !rest.is_empty() {
+                    let x = t % per_row;
+                    let texels = (rest.len() / 4) as u64;
+                    let (w, h) = if x == 0 && texels >= per_row {
+                        (per_row, texels / per_row)
+                    } else {
+                        ((per_row - x).min(texels), 1)
+                    };
+                    let n = (w * h * 4) as usize;
+                    let origin = wgpu::Origin3d {
+                        x: x as u32,
+                        y: (t / per_row) as u32,
+                        z: 0,
+                    };
+                    gpu.queue.write_texture(
+                        wgpu::TexelCopyTextureInfo {
+                            texture: tex,
+                            mip_level: 0,
+                            origin,
+                            aspect: wgpu::TextureAspect::All,
+                        },
+                        bytemuck::cast_slice(&rest[..n]),
+                        wgpu::TexelCopyBufferLayout {
+                            offset: 0,
+                            bytes_per_row: Some(w as u32 * 16),
+                            rows_per_image: None,
+                        },
+                        wgpu::Extent3d {
+                            width: w as u32,
+                            height: h as u32,
+                            depth_or_array_layers: 1,
+                        },
+                    );
+                    t += w * h;
+                    rest = &rest[n..];
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes of GPU memory held.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            WeightStore::Buffer(b) => b.size(),
+            WeightStore::Texture(t, _) => u64::from(t.width()) * u64::from(t.height()) * 16,
+        }
+    }
+
+    pub fn is_texture(&self) -> bool {
+        matches!(self, WeightStore::Texture(..))
+    }
+
+    /// How a kernel binds it.
+    pub fn resource(&self) -> wgpu::BindingResource<'_> {
+        match self {
+            WeightStore::Buffer(b) => b.as_entire_binding(),
+            WeightStore::Texture(_, v) => wgpu::BindingResource::TextureView(v),
+        }
+    }
+}
+
 /// A `[rows, cols]` weight on the GPU.
 pub struct Weight {
-    pub buf: wgpu::Buffer,
+    pub store: WeightStore,
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
@@ -17,7 +159,8 @@ pub struct Weight {
 }
 
 impl Weight {
-    /// Repacks GGUF block bytes of a `[rows, cols]` matrix and uploads them.
+    /// Repacks GGUF block bytes of a `[rows, cols]` matrix and uploads them
+    /// in the store the GPU prefers (`GpuInfo::weight_textures`).
     pub fn upload(
         gpu: &Gpu,
         label: &str,
@@ -25,6 +168,19 @@ impl Weight {
         bytes: &[u8],
         rows: usize,
         cols: usize,
+    ) -> Result<Weight> {
+        Self::upload_to(gpu, label, ty, bytes, rows, cols, gpu.info.weight_textures)
+    }
+
+    /// `upload` into a texture or a buffer (tests, tuning).
+    pub fn upload_to(
+        gpu: &Gpu,
+        label: &str,
+        ty: GgmlType,
+        bytes: &[u8],
+        rows: usize,
+        cols: usize,
+        texture: bool,
     ) -> Result<Weight> {
         let unit = if ty.block_elems() == 1 {
             8
@@ -41,9 +197,10 @@ impl Weight {
             ));
         }
         let packed = quant::repack(ty, bytes, rows, cols)?;
-        let buf = gpu.storage_init(label, bytemuck::cast_slice(&packed.words))?;
+        let store = WeightStore::new(gpu, label, packed.words.len() as u64, texture)?;
+        store.write(gpu, 0, &packed.words)?;
         Ok(Weight {
-            buf,
+            store,
             ty,
             rows,
             cols,
