@@ -49,6 +49,8 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// A launch binding `step`, a new uniform holding `params`, then
+    /// `buffers`.
     fn new(
         gpu: &Gpu,
         kernel: Kernel,
@@ -57,19 +59,7 @@ impl Dispatch {
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
-        let (pipeline, _) = gpu.pipeline(kernel)?;
-        let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
-        let mut all: Vec<wgpu::BindingResource> =
-            vec![step.as_entire_binding(), params.as_entire_binding()];
-        all.extend(buffers.iter().map(|b| b.as_entire_binding()));
-        let bind_group = gpu.bind_group(kernel, &all)?;
-        Ok(Dispatch {
-            kernel,
-            pipeline,
-            bind_group,
-            grid,
-            _params: params,
-        })
+        Self::bind(gpu, kernel, params, None, buffers, grid, step)
     }
 
     /// A launch of a weight kernel: the weight is binding 2, then `rest`
@@ -84,15 +74,25 @@ impl Dispatch {
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
+        Self::bind(gpu, kernel, params, Some(w), rest, grid, step)
+    }
+
+    fn bind(
+        gpu: &Gpu,
+        kernel: Kernel,
+        params: &[u8],
+        w: Option<&WeightStore>,
+        buffers: &[&wgpu::Buffer],
+        grid: Grid,
+        step: &wgpu::Buffer,
+    ) -> Result<Self> {
         let (pipeline, _) = gpu.pipeline(kernel)?;
         let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
-        let mut all: Vec<wgpu::BindingResource> = vec![
-            step.as_entire_binding(),
-            params.as_entire_binding(),
-            w.resource(),
-        ];
-        all.extend(rest.iter().map(|b| b.as_entire_binding()));
-        if all.len() < kernel.bindings().len() {
+        let mut all: Vec<wgpu::BindingResource> =
+            vec![step.as_entire_binding(), params.as_entire_binding()];
+        all.extend(w.map(WeightStore::resource));
+        all.extend(buffers.iter().map(|b| b.as_entire_binding()));
+        if let Some(w) = w.filter(|_| all.len() < kernel.bindings().len()) {
             all.push(w.resource());
         }
         let bind_group = gpu.bind_group(kernel, &all)?;
