@@ -66,19 +66,17 @@ pub fn matvec(
         _ => 0,
     };
     let n32 = to_u32(n, "matvec rows")?;
-    let split = match (subgroup, opts.split) {
-        (0, _) => 0,
-        (_, Some(s)) if s.is_power_of_two() && s <= subgroup => s,
-        (_, Some(s)) => {
+    // Lanes per row set: asked for, else tuned; a power of two <= the lanes.
+    let split = match opts.split.unwrap_or(gpu.info.matvec_split) {
+        _ if subgroup == 0 => 0,
+        s if s.is_power_of_two() && s <= subgroup => s,
+        s if opts.split.is_some() => {
             return Err(Error::shape(
                 "matvec split",
                 format!("{s} lanes per set on {subgroup}-lane subgroups"),
             ))
         }
-        (_, None) => match gpu.info.matvec_split {
-            s if s.is_power_of_two() && s <= subgroup => s,
-            _ => subgroup,
-        },
+        _ => subgroup,
     };
     let kernel = Kernel::Matvec {
         ty: w.ty,
