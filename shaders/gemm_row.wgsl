@@ -1,7 +1,10 @@
 // Y[t, row] (+)= dot(W[row, :], X[t, :]) for a batch of tokens (prefill),
-// one invocation per (row, 8 tokens) and no workgroup memory or barriers:
-// the layout for software adapters (see matvec_row.wgsl). Each weight unit
-// is dequantized once and used for 8 tokens. Same bindings as gemm.wgsl.
+// one invocation per (4 rows, 8 tokens) and no workgroup memory or barriers:
+// the layout for software adapters (see matvec_row.wgsl). Why a 4 x 8 block
+// per invocation: CPU drivers run x's loads as a scalar loop over the lanes,
+// so they, not the arithmetic, set the speed; each x vector loaded here
+// serves 4 rows, and each weight unit dequantized serves 8 tokens.
+// Same bindings as gemm.wgsl.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2: the weight, declared by shaders/weights/ (buffer or texture)
@@ -10,44 +13,92 @@
 
 override RESIDUAL: bool = false;
 
-const ROWS: u32 = 32u; // rows per workgroup, one per invocation
-const TOK: u32 = 8u;   // tokens per invocation (the grid's token tile)
+const LANES: u32 = 32u; // invocations per workgroup
+const RPL: u32 = 4u;    // rows per invocation: row r of lane l is base + r * LANES + l
+const TOK: u32 = 8u;    // tokens per invocation (the grid's token tile)
 
-fn dot8(wu: Unit, o: u32, c: vec2<u32>) -> f32 {
-    return dot(wu.lo, x[o + c.x]) + dot(wu.hi, x[o + c.y]);
+// The 8 columns of one unit for 8 tokens: lo[j], hi[j] are token j's x at
+// unit_x(u).x.. and unit_x(u).y..
+struct XUnit {
+    lo: array<vec4<f32>, 8>,
+    hi: array<vec4<f32>, 8>,
 }
 
-@compute @workgroup_size(32)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-    let row = wid.x * ROWS + tid;
-    let t0 = wid.y * TOK;
-    if row >= wp.n || t0 >= step.n_tokens {
-        return; // no barrier below: leaving early is safe
-    }
-    let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped below
-    let k4 = wp.k / 4u;
-    let base = t0 * k4;
-    // First vec4 of each of the 8 tokens' rows of x.
-    let oa = base + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last)) * k4;
-    let ob = base + min(vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last)) * k4;
-    var a = vec4<f32>(0.0); // tokens t0 .. t0 + 3
-    var b = vec4<f32>(0.0); // tokens t0 + 4 .. t0 + 7
-    let units = wp.k / 8u;
-    for (var u = 0u; u < units; u++) {
-        let wu = unit_w(row, u);
-        let c = unit_x(u) / 4u;
-        a += vec4<f32>(dot8(wu, oa.x, c), dot8(wu, oa.y, c), dot8(wu, oa.z, c), dot8(wu, oa.w, c));
-        b += vec4<f32>(dot8(wu, ob.x, c), dot8(wu, ob.y, c), dot8(wu, ob.z, c), dot8(wu, ob.w, c));
+// Partial sums of one row for the 8 tokens.
+struct Acc {
+    a: vec4<f32>, // tokens t0 .. t0 + 3
+    b: vec4<f32>, // tokens t0 + 4 .. t0 + 7
+}
+
+fn mac(s: Acc, wu: Unit, xu: XUnit) -> Acc {
+    let a = vec4<f32>(
+        dot(wu.lo, xu.lo[0]) + dot(wu.hi, xu.hi[0]),
+        dot(wu.lo, xu.lo[1]) + dot(wu.hi, xu.hi[1]),
+        dot(wu.lo, xu.lo[2]) + dot(wu.hi, xu.hi[2]),
+        dot(wu.lo, xu.lo[3]) + dot(wu.hi, xu.hi[3]),
+    );
+    let b = vec4<f32>(
+        dot(wu.lo, xu.lo[4]) + dot(wu.hi, xu.hi[4]),
+        dot(wu.lo, xu.lo[5]) + dot(wu.hi, xu.hi[5]),
+        dot(wu.lo, xu.lo[6]) + dot(wu.hi, xu.hi[6]),
+        dot(wu.lo, xu.lo[7]) + dot(wu.hi, xu.hi[7]),
+    );
+    return Acc(s.a + a, s.b + b);
+}
+
+fn store(s: Acc, row: u32, t0: u32, last: u32) {
+    if row >= wp.n {
+        return;
     }
     for (var j = 0u; j < TOK; j++) {
         if j > last {
             break;
         }
         let i = (t0 + j) * wp.n + row;
-        var v = select(b[j % 4u], a[j % 4u], j < 4u);
+        var v = select(s.b[j % 4u], s.a[j % 4u], j < 4u);
         if RESIDUAL {
             v += y[i];
         }
         y[i] = v;
     }
+}
+
+@compute @workgroup_size(32)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+    let row0 = wid.x * LANES * RPL + tid;
+    let t0 = wid.y * TOK;
+    if row0 >= wp.n || t0 >= step.n_tokens {
+        return; // no barrier below: leaving early is safe
+    }
+    // Rows past the end reread the last row (in bounds); store drops them.
+    let rows = min(vec4<u32>(0u, 1u, 2u, 3u) * LANES + row0, vec4<u32>(wp.n - 1u));
+    let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
+    let k4 = wp.k / 4u;
+    let base = t0 * k4;
+    // First vec4 of each of the 8 tokens' rows of x.
+    var o: array<u32, 8>;
+    for (var j = 0u; j < TOK; j++) {
+        o[j] = base + min(j, last) * k4;
+    }
+    var s0 = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
+    var s1 = s0;
+    var s2 = s0;
+    var s3 = s0;
+    let units = wp.k / 8u;
+    for (var u = 0u; u < units; u++) {
+        let c = unit_x(u) / 4u;
+        var xu: XUnit;
+        for (var j = 0u; j < TOK; j++) {
+            xu.lo[j] = x[o[j] + c.x];
+            xu.hi[j] = x[o[j] + c.y];
+        }
+        s0 = mac(s0, unit_w(rows.x, u), xu);
+        s1 = mac(s1, unit_w(rows.y, u), xu);
+        s2 = mac(s2, unit_w(rows.z, u), xu);
+        s3 = mac(s3, unit_w(rows.w, u), xu);
+    }
+    store(s0, row0, t0, last);
+    store(s1, row0 + LANES, t0, last);
+    store(s2, row0 + 2u * LANES, t0, last);
+    store(s3, row0 + 3u * LANES, t0, last);
 }

@@ -17,7 +17,7 @@ pub enum MatvecLayout {
     #[default]
     Groups,
     /// One invocation per row, no barriers (shaders/matvec_row.wgsl;
-    /// prefill: shaders/gemm_row.wgsl, 8 tokens per invocation):
+    /// prefill: shaders/gemm_row.wgsl, 4 rows x 8 tokens per invocation):
     /// SwiftShader, where a barrier costs more than the loads it shares.
     Rows,
 }
