@@ -1,18 +1,26 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL]`.
-//! Each op of the decode list is recorded REPS times in one submit.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N]`.
+//! Each op of the decode list (or, with `--prefill N`, of the prefill list
+//! run on N tokens at position 0) is recorded REPS times in one submit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions};
+use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
 
 const REPS: u32 = 10;
 
 fn main() {
-    let arg = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let prefill = args
+        .iter()
+        .position(|a| a == "--prefill")
+        .map(|i| args[i + 1].parse::<u32>().unwrap());
+    let arg = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "smollm2-135m".into());
     let path = edge_llm::models::resolve(&arg).unwrap();
     let file = std::fs::read(path).unwrap();
@@ -42,14 +50,28 @@ fn main() {
         );
     }
     let s = &e.session;
+    let i = &s.gpu.info;
+    println!(
+        "tuned: matvec {:?} split {}, gemm {:?} {:?} ms, weight textures {}",
+        i.matvec_layout, i.matvec_split, i.gemm_layout, i.gemm_tune_ms, i.weight_textures
+    );
+    let (ops, n_tokens) = match prefill {
+        Some(n) => {
+            // The step uniform of an n-token prefill chunk at position 0.
+            let sp = SamplerParams::default();
+            s.model.set_step(&s.gpu, &sp.step(n, 0, 0));
+            (&s.model.prefill, n)
+        }
+        None => (&s.model.decode, 1),
+    };
     let mut per_kind: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for op in &s.model.decode {
+    for op in ops {
         let t = Instant::now();
         let mut enc = s.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for _ in 0..REPS {
-                op.dispatch.encode(&mut pass, 1);
+                op.dispatch.encode(&mut pass, n_tokens);
             }
         }
         s.gpu.queue.submit([enc.finish()]);
@@ -65,5 +87,8 @@ fn main() {
     for (k, (ms, n)) in &per_kind {
         println!("{ms:9.2} ms  {n:3}x  {k}");
     }
-    println!("{total:9.2} ms per token ({:.2} tok/s)", 1000.0 / total);
+    println!(
+        "{total:9.2} ms per {n_tokens} token(s) ({:.2} tok/s)",
+        1000.0 * f64::from(n_tokens) / total
+    );
 }

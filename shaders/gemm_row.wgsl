@@ -4,7 +4,9 @@
 // per invocation: CPU drivers run x's loads as a scalar loop over the lanes,
 // so they, not the arithmetic, set the speed; each x vector loaded here
 // serves 4 rows, and each weight unit dequantized serves 8 tokens.
-// Same bindings as gemm.wgsl.
+// Same bindings as gemm.wgsl. The entry point and `x_unit`, which loads x,
+// are appended from shaders/gemm_x/: plain loads, or one load per lane
+// shared through subgroupBroadcast where subgroups have >= 8 lanes.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2: the weight, declared by shaders/weights/ (buffer or texture)
@@ -63,35 +65,26 @@ fn store(s: Acc, row: u32, t0: u32, last: u32) {
     }
 }
 
-@compute @workgroup_size(32)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+// The invocation's 4 rows x 8 tokens; `lane` is its subgroup lane (0
+// without subgroups). No early exit: every lane must reach x_unit's
+// broadcasts, so rows past the end reread the last row and store drops them.
+fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     let row0 = wid.x * LANES * RPL + tid;
     let t0 = wid.y * TOK;
-    if row0 >= wp.n || t0 >= step.n_tokens {
-        return; // no barrier below: leaving early is safe
+    if t0 >= step.n_tokens {
+        return; // uniform over the workgroup
     }
-    // Rows past the end reread the last row (in bounds); store drops them.
     let rows = min(vec4<u32>(0u, 1u, 2u, 3u) * LANES + row0, vec4<u32>(wp.n - 1u));
     let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
     let k4 = wp.k / 4u;
-    let base = t0 * k4;
-    // First vec4 of each of the 8 tokens' rows of x.
-    var o: array<u32, 8>;
-    for (var j = 0u; j < TOK; j++) {
-        o[j] = base + min(j, last) * k4;
-    }
+    let base = t0 * k4; // first vec4 of token t0's row of x
     var s0 = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
     var s1 = s0;
     var s2 = s0;
     var s3 = s0;
     let units = wp.k / 8u;
     for (var u = 0u; u < units; u++) {
-        let c = unit_x(u) / 4u;
-        var xu: XUnit;
-        for (var j = 0u; j < TOK; j++) {
-            xu.lo[j] = x[o[j] + c.x];
-            xu.hi[j] = x[o[j] + c.y];
-        }
+        let xu = x_unit(base, last, k4, unit_x(u) / 4u, lane);
         s0 = mac(s0, unit_w(rows.x, u), xu);
         s1 = mac(s1, unit_w(rows.y, u), xu);
         s2 = mac(s2, unit_w(rows.z, u), xu);

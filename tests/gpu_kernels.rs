@@ -170,14 +170,22 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
     if residual {
         want = r::add(&want, &y0);
     }
+    // Every layout on both stores; the row GEMM also with subgroup x.
+    let mut layouts = vec![(MatvecLayout::Groups, false), (MatvecLayout::Rows, false)];
+    if ops::gemm_subgroup(g) {
+        layouts.push((MatvecLayout::Rows, true));
+    }
     let cases = [&wb, &wt]
         .into_iter()
-        .flat_map(|w| [(w, MatvecLayout::Groups), (w, MatvecLayout::Rows)]);
-    for (w, layout) in cases {
+        .flat_map(|w| layouts.iter().map(move |&(l, sg)| (w, l, sg)));
+    for (w, layout, sg) in cases {
         let yb = guarded(&y0);
-        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, residual, n_tokens, layout).unwrap();
+        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, residual, n_tokens, layout, sg).unwrap();
         run(&[&d], n_tokens as u32);
-        let what = format!("{what} {layout:?} texture {}", w.store.is_texture());
+        let what = format!(
+            "{what} {layout:?} subgroup {sg} texture {}",
+            w.store.is_texture()
+        );
         let got = read_guarded(&yb, n_tokens * rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }

@@ -195,21 +195,30 @@ fn gemms(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
     let st = step(gpu, n_tokens, 0);
     let x = storage(gpu, "x", 64 * FFN, 0.5);
     let y = storage(gpu, "y", 64 * 2 * FFN, 0.0);
+    let sg = ops::gemm_subgroup(gpu);
     for ty in [GgmlType::Q8_0, GgmlType::Q4_1] {
         for (name, rows, k) in [("gate_up", 2 * FFN, DIM), ("down", DIM, FFN)] {
-            let w = Weight::upload(gpu, name, ty, &weight_bytes(ty, rows, k), rows, k).unwrap();
-            for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
-                let d = ops::gemm_in_layout(gpu, &st, &w, &x, &y, false, 64, layout).unwrap();
-                let secs = time(gpu, &d, n_tokens, runs);
-                let bytes = (w.store.bytes() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
-                let flops = 2.0 * f64::from(n_tokens) * (rows * k) as f64;
-                out.push(row(
-                    &format!("gemm {} {name} {layout:?}", ty.name()),
-                    format!("{n_tokens} tok x {rows}x{k}"),
-                    secs,
-                    bytes,
-                    flops,
-                ));
+            let bytes = weight_bytes(ty, rows, k);
+            // Both weight stores: ops::tune races the layouts on the one
+            // decode picked, and they rank differently on each.
+            for tex in [false, true] {
+                let w = Weight::upload_to(gpu, name, ty, &bytes, rows, k, tex).unwrap();
+                for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+                    let d =
+                        ops::gemm_in_layout(gpu, &st, &w, &x, &y, false, 64, layout, sg).unwrap();
+                    let secs = time(gpu, &d, n_tokens, runs);
+                    let bytes =
+                        (w.store.bytes() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;
+                    let flops = 2.0 * f64::from(n_tokens) * (rows * k) as f64;
+                    let store = if tex { "texture" } else { "buffer" };
+                    out.push(row(
+                        &format!("gemm {} {name} {layout:?} {store}", ty.name()),
+                        format!("{n_tokens} tok x {rows}x{k}"),
+                        secs,
+                        bytes,
+                        flops,
+                    ));
+                }
             }
         }
     }

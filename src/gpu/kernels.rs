@@ -41,12 +41,14 @@ pub enum Kernel {
         /// The weight is a texture (`ops::Weight`), not a buffer.
         tex: bool,
     },
-    /// Prefill GEMM over a batch of tokens.
+    /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
+    /// is shared through subgroup broadcasts (subgroups of >= 8 lanes).
     Gemm {
         ty: GgmlType,
         residual: bool,
         layout: MatvecLayout,
         tex: bool,
+        subgroup: bool,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -249,7 +251,22 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         }
         _ => ("", ""),
     };
-    Ok(format!("{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}"))
+    // The row GEMM's entry point and its way of loading x (`x_unit`).
+    let entry = match kernel {
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            subgroup: true,
+            ..
+        } => include_str!("../../shaders/gemm_x/sg.wgsl"),
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            ..
+        } => include_str!("../../shaders/gemm_x/plain.wgsl"),
+        _ => "",
+    };
+    Ok(format!(
+        "{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}\n{entry}"
+    ))
 }
 
 /// Every kernel variant the engine can create, for validation tests.
@@ -286,12 +303,17 @@ pub fn all_variants() -> Vec<Kernel> {
     for (ty, tex) in types.into_iter().flat_map(|t| [(t, false), (t, true)]) {
         v.push(Kernel::Embed { ty, tex });
         for residual in [false, true] {
-            for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+            for (layout, subgroup) in [
+                (MatvecLayout::Groups, false),
+                (MatvecLayout::Rows, false),
+                (MatvecLayout::Rows, true),
+            ] {
                 v.push(Kernel::Gemm {
                     ty,
                     residual,
                     layout,
                     tex,
+                    subgroup,
                 });
             }
             for fuse_norm in [false, true] {

@@ -118,10 +118,18 @@ pub fn gemm(
     max_tokens: usize,
 ) -> Result<Dispatch> {
     let layout = gpu.info.gemm_layout;
-    gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout)
+    let subgroup = gemm_subgroup(gpu);
+    gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout, subgroup)
 }
 
-/// `gemm` in a given layout (tests, tuning).
+/// Whether the row GEMM can share x through subgroup broadcasts: its 8
+/// tokens need subgroups of at least 8 lanes.
+pub fn gemm_subgroup(gpu: &Gpu) -> bool {
+    gpu.info.subgroup_lanes.is_some_and(|lanes| lanes >= 8)
+}
+
+/// `gemm` in a given layout (tests, tuning); `subgroup` as
+/// `Kernel::Gemm`'s, only where `gemm_subgroup` allows it.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_in_layout(
     gpu: &Gpu,
@@ -132,7 +140,14 @@ pub fn gemm_in_layout(
     residual: bool,
     max_tokens: usize,
     layout: MatvecLayout,
+    subgroup: bool,
 ) -> Result<Dispatch> {
+    if subgroup && !gemm_subgroup(gpu) {
+        return Err(Error::option(
+            "gemm subgroup",
+            "this adapter has no subgroups of 8 or more lanes",
+        ));
+    }
     if !w.cols.is_multiple_of(32) {
         return Err(Error::shape(
             "gemm",
@@ -152,6 +167,7 @@ pub fn gemm_in_layout(
         residual,
         layout,
         tex: w.store.is_texture(),
+        subgroup: subgroup && layout == MatvecLayout::Rows,
     };
     Dispatch::with_weight(
         gpu,

@@ -133,13 +133,18 @@ mod tests {
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
-        for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
+        for (layout, subgroup) in [
+            (MatvecLayout::Groups, false),
+            (MatvecLayout::Rows, false),
+            (MatvecLayout::Rows, true),
+        ] {
             check!(
                 Kernel::Gemm {
                     ty,
                     residual: false,
                     layout,
                     tex: false,
+                    subgroup,
                 },
                 "WParams",
                 WParams,

@@ -6,7 +6,7 @@
 //! slower, and adapter names do not say which is which (the browser hides
 //! them). So load times both on a model-shaped problem and keeps the winner.
 
-use super::{gemm_in_layout, matvec, Dispatch, MatvecOpts, Weight};
+use super::{gemm_in_layout, gemm_subgroup, matvec, Dispatch, MatvecOpts, Weight};
 use crate::gguf::GgmlType;
 use crate::gpu::{now_ms, Gpu, MatvecLayout, StepParams};
 use crate::Result;
@@ -176,7 +176,10 @@ impl Timed {
                     },
                 },
             )?,
-            Kind::Gemm(layout) => gemm_in_layout(gpu, &step, &w, &x, &y, false, tokens, layout)?,
+            Kind::Gemm(layout) => {
+                let sg = gemm_subgroup(gpu);
+                gemm_in_layout(gpu, &step, &w, &x, &y, false, tokens, layout, sg)?
+            }
         };
         Ok(Timed {
             dispatch,
