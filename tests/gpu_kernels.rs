@@ -14,7 +14,7 @@ mod kernel_util;
 
 use edge_llm::gguf::GgmlType;
 use edge_llm::gpu::MatvecLayout;
-use edge_llm::ops::{self, AttnShape, MatvecOpts, RopeOpts, Weight};
+use edge_llm::ops::{self, AttnKernel, AttnShape, MatvecOpts, RopeOpts, Weight};
 use edge_llm::quant::dequantize;
 use edge_llm::reference::ops as r;
 use edge_llm::reference::ops::AttnDims;
@@ -429,10 +429,12 @@ fn attn_case(
     pos0: usize,
     n_tokens: usize,
     window: usize,
-    portable: bool,
+    pick: AttnKernel,
 ) {
     let g = gpu();
-    let what = format!("attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window} portable {portable}");
+    let what = format!(
+        "attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window} {pick:?}"
+    );
     let ctx = pos0 + n_tokens + 4;
     let s = AttnShape {
         n_heads: nh,
@@ -464,10 +466,8 @@ fn attn_case(
     let ob = guarded(&vec![777.0; n_tokens * nh * hd]);
     let st = step_tokens(n_tokens as u32, pos0 as u32);
     let scale = 1.0 / (hd as f32).sqrt();
-    let d = ops::attention_with(
-        g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens, portable,
-    )
-    .unwrap();
+    let d =
+        ops::attention_with(g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens, pick).unwrap();
     run(&[&d], n_tokens as u32);
     let got = read_guarded(&ob, n_tokens * nh * hd, &what);
 
@@ -507,16 +507,32 @@ fn attn_case(
     assert_close(&got, &want, 1e-8, &what);
 }
 
+/// Every attention kernel this adapter runs.
+fn attn_kernels(g: &edge_llm::gpu::Gpu) -> Vec<AttnKernel> {
+    let mut v = vec![AttnKernel::Portable];
+    if g.info.subgroup_lanes.is_some() {
+        v.push(AttnKernel::KeyLanes);
+    }
+    v
+}
+
 #[test]
 fn attention_decode_prefill_windows() {
     let mut rng = Rng::new(7);
+    let g = gpu();
     // (8, 1, 32): the largest query group the subgroup kernel takes.
     for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32), (8, 1, 32)] {
         for pos0 in [0, 5, 300, 600] {
-            for n_tokens in [1, 7] {
+            for n_tokens in [1, 7, 20] {
                 for window in [0, 100] {
-                    for portable in [false, true] {
-                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, portable);
+                    for pick in attn_kernels(g) {
+                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
+                    }
+                    // Lanes over dims where the shape allows it (not 8 heads
+                    // per KV head).
+                    if nh / nkv <= 4 && g.info.subgroup_lanes.is_some() {
+                        let pick = AttnKernel::DimLanes;
+                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
                     }
                 }
             }
@@ -525,7 +541,7 @@ fn attention_decode_prefill_windows() {
     // The largest supported head (Gemma): 4 output dims per thread; too
     // large for the subgroup kernel's registers, so portable either way.
     for pos0 in [0, 300] {
-        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0, false);
+        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0, AttnKernel::Auto);
     }
     print_worst("attention");
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use edge_llm::gguf::GgmlType;
 use edge_llm::gpu::{Gpu, MatvecLayout, StepParams};
-use edge_llm::ops::{self, AttnShape, Dispatch, MatvecOpts, Weight};
+use edge_llm::ops::{self, AttnKernel, AttnShape, Dispatch, MatvecOpts, Weight};
 use serde_json::{json, Value};
 
 const REPS: u32 = 20;
@@ -174,19 +174,29 @@ fn attention(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
     let o = storage(gpu, "o", 64 * DIM, 0.0);
     for (n_tokens, pos) in [(1u32, 128u32), (1, 1024), (64, 448)] {
         let st = step(gpu, n_tokens, pos);
-        let d = ops::attention(gpu, &st, s, 0.125, 0, &qkv, &kc, &vc, &o, 64).unwrap();
-        let secs = time(gpu, &d, n_tokens, runs);
-        let keys = f64::from(pos + n_tokens);
-        // K and V of every KV head once; 4 flops per key per dim per head.
-        let bytes = 2.0 * keys * (s.n_kv_heads * s.head_dim * 4) as f64;
-        let flops = 4.0 * keys * f64::from(n_tokens) * (s.n_heads * s.head_dim) as f64;
-        out.push(row(
-            "attention",
-            format!("{n_tokens} tok @ pos {pos}"),
-            secs,
-            bytes,
-            flops,
-        ));
+        // Each subgroup kernel this adapter runs (the portable one where
+        // there are none).
+        let kernels = if gpu.info.subgroup_lanes.is_some() {
+            vec![AttnKernel::KeyLanes, AttnKernel::DimLanes]
+        } else {
+            vec![AttnKernel::Portable]
+        };
+        for pick in kernels {
+            let d =
+                ops::attention_with(gpu, &st, s, 0.125, 0, &qkv, &kc, &vc, &o, 64, pick).unwrap();
+            let secs = time(gpu, &d, n_tokens, runs);
+            let keys = f64::from(pos + n_tokens);
+            // K and V of every KV head once; 4 flops per key per dim per head.
+            let bytes = 2.0 * keys * (s.n_kv_heads * s.head_dim * 4) as f64;
+            let flops = 4.0 * keys * f64::from(n_tokens) * (s.n_heads * s.head_dim) as f64;
+            out.push(row(
+                &format!("attention {pick:?}"),
+                format!("{n_tokens} tok @ pos {pos}"),
+                secs,
+                bytes,
+                flops,
+            ));
+        }
     }
 }
 
@@ -229,6 +239,10 @@ pub fn run(runs: usize) -> Value {
     let gpu = pollster::block_on(Gpu::new()).unwrap();
     eprintln!("kernels on {} ({})", gpu.info.name, gpu.info.driver);
     let mut rows = Vec::new();
+    if std::env::var("ONLY_ATT").is_ok() {
+        attention(&gpu, runs, &mut rows);
+        return json!({});
+    }
     matvecs(&gpu, runs, &mut rows);
     attention(&gpu, runs, &mut rows);
     gemms(&gpu, runs, &mut rows);

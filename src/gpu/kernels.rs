@@ -59,11 +59,14 @@ pub enum Kernel {
     RopeKv,
     /// shaders/attention.wgsl (runs everywhere) when `subgroup` is 0, else
     /// shaders/attention_sg.wgsl: `subgroup` lanes, `hd4` = head_dim / 4,
-    /// `group` query heads per KV head.
+    /// `group` query heads per KV head; when `dims` > 0,
+    /// shaders/attention_dims_sg.wgsl: lanes over the head dims, `dims`
+    /// vec4s each (CPU adapters).
     Attention {
         subgroup: u32,
         hd4: u32,
         group: u32,
+        dims: u32,
     },
     SiluMul,
     Sample,
@@ -137,11 +140,18 @@ impl Kernel {
                 subgroup,
                 hd4,
                 group,
-            } if subgroup > 0 => vec![
-                ("WG", f64::from(subgroup)),
-                ("HD4", f64::from(hd4)),
-                ("GROUP", f64::from(group)),
-            ],
+                dims,
+            } if subgroup > 0 => {
+                let mut v = vec![
+                    ("WG", f64::from(subgroup)),
+                    ("HD4", f64::from(hd4)),
+                    ("GROUP", f64::from(group)),
+                ];
+                if dims > 0 {
+                    v.push(("DPL4", f64::from(dims)));
+                }
+                v
+            }
             _ => Vec::new(),
         }
     }
@@ -223,6 +233,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
         Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
         Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
+        Kernel::Attention { dims: 1.., .. } => include_str!("../../shaders/attention_dims_sg.wgsl"),
         Kernel::Attention { .. } => include_str!("../../shaders/attention_sg.wgsl"),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
         Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
@@ -286,16 +297,31 @@ pub fn all_variants() -> Vec<Kernel> {
             subgroup: 0,
             hd4: 0,
             group: 0,
+            dims: 0,
         },
         Kernel::Attention {
             subgroup: 8,
             hd4: 16,
             group: 3,
+            dims: 0,
         },
         Kernel::Attention {
             subgroup: 32,
             hd4: 8,
             group: 1,
+            dims: 0,
+        },
+        Kernel::Attention {
+            subgroup: 8,
+            hd4: 16,
+            group: 3,
+            dims: 2,
+        },
+        Kernel::Attention {
+            subgroup: 8,
+            hd4: 32,
+            group: 4,
+            dims: 4,
         },
         Kernel::SiluMul,
         Kernel::Sample,

@@ -358,12 +358,39 @@ pub fn attention(
     max_tokens: usize,
 ) -> Result<Dispatch> {
     attention_with(
-        gpu, step, s, scale, window, qkv, kc, vc, out, max_tokens, false,
+        gpu,
+        step,
+        s,
+        scale,
+        window,
+        qkv,
+        kc,
+        vc,
+        out,
+        max_tokens,
+        AttnKernel::Auto,
     )
 }
 
-/// `attention`; `portable` forces the workgroup-memory kernel where the
-/// subgroup one would run (tests cover both on one adapter).
+/// Which kernel `attention_with` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttnKernel {
+    /// What `attention` picks: `DimLanes` on CPU adapters where it fits,
+    /// else `KeyLanes` where subgroups allow, else `Portable`.
+    Auto,
+    /// shaders/attention.wgsl: workgroup memory, runs everywhere.
+    Portable,
+    /// shaders/attention_sg.wgsl: one subgroup per (KV head, token), lanes
+    /// over keys.
+    KeyLanes,
+    /// shaders/attention_dims_sg.wgsl: one subgroup per (KV head, token),
+    /// lanes over head dims (at most 4 query heads per KV head, 4 to 16
+    /// dims per lane).
+    DimLanes,
+}
+
+/// `attention` with the kernel chosen (tests cover each on one adapter);
+/// an error where the adapter or shape does not allow that kernel.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_with(
     gpu: &Gpu,
@@ -376,7 +403,7 @@ pub fn attention_with(
     vc: &wgpu::Buffer,
     out: &wgpu::Buffer,
     max_tokens: usize,
-    portable: bool,
+    pick: AttnKernel,
 ) -> Result<Dispatch> {
     s.check()?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "attention qkv")?;
@@ -397,28 +424,45 @@ pub fn attention_with(
         scale,
         _pad1: 0,
     };
-    // The subgroup kernel keeps a query group's q and output in registers
-    // (shaders/attention_sg.wgsl MAXV, MAXG).
+    // The subgroup kernels keep a query group's q and output in registers
+    // (shaders/attention_sg.wgsl MAXV, MAXG; attention_dims_sg.wgsl MAXD).
     let group = s.n_heads / s.n_kv_heads;
     let hd4 = s.head_dim / 4;
-    let kernel = match gpu.info.subgroup_lanes {
-        Some(lanes)
-            if !portable && s.head_dim.is_multiple_of(4) && group <= 8 && group * hd4 <= 64 =>
-        {
-            Kernel::Attention {
-                subgroup: lanes,
-                hd4: to_u32(hd4, "head_dim")?,
-                group: to_u32(group, "n_heads")?,
-            }
+    let fits = s.head_dim.is_multiple_of(4) && group <= 8 && group * hd4 <= 64;
+    let lanes = gpu.info.subgroup_lanes.filter(|_| fits);
+    let dim_lanes = lanes.and_then(|l| {
+        let l = l as usize;
+        let dims = hd4 / l; // vec4s per lane
+        (group <= 4 && hd4.is_multiple_of(l) && (1..=4).contains(&dims)).then_some(dims)
+    });
+    let (subgroup, dims) = match (pick, lanes, dim_lanes) {
+        (AttnKernel::Auto, Some(l), Some(d)) if gpu.info.cpu => (l, d),
+        (AttnKernel::Auto | AttnKernel::KeyLanes, Some(l), _) => (l, 0),
+        (AttnKernel::Auto | AttnKernel::Portable, _, _) => (0, 0),
+        (AttnKernel::DimLanes, Some(l), Some(d)) => (l, d),
+        (AttnKernel::KeyLanes | AttnKernel::DimLanes, _, _) => {
+            return Err(Error::option(
+                "attention kernel",
+                format!("{pick:?} does not run on this adapter for this shape"),
+            ))
         }
-        _ => Kernel::Attention {
-            subgroup: 0,
-            hd4: 0,
-            group: 0,
+    };
+    let kernel = Kernel::Attention {
+        subgroup,
+        hd4: if subgroup > 0 {
+            to_u32(hd4, "head_dim")?
+        } else {
+            0
         },
+        group: if subgroup > 0 {
+            to_u32(group, "n_heads")?
+        } else {
+            0
+        },
+        dims: to_u32(dims, "head_dim")?,
     };
     // One workgroup per (head, token); per (KV head, token) for subgroups.
-    let x = if let Kernel::Attention { subgroup: 1.., .. } = kernel {
+    let x = if subgroup > 0 {
         s.n_kv_heads
     } else {
         s.n_heads

@@ -173,7 +173,8 @@ mod tests {
             Kernel::Attention {
                 subgroup: 0,
                 hd4: 0,
-                group: 0
+                group: 0,
+                dims: 0,
             },
             "AttnParams",
             AttnParams,
