@@ -239,10 +239,6 @@ pub fn run(runs: usize) -> Value {
     let gpu = pollster::block_on(Gpu::new()).unwrap();
     eprintln!("kernels on {} ({})", gpu.info.name, gpu.info.driver);
     let mut rows = Vec::new();
-    if std::env::var("ONLY_ATT").is_ok() {
-        attention(&gpu, runs, &mut rows);
-        return json!({});
-    }
     matvecs(&gpu, runs, &mut rows);
     attention(&gpu, runs, &mut rows);
     gemms(&gpu, runs, &mut rows);
