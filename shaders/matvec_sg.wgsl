@@ -12,8 +12,10 @@
 // (8 vec4, normed on the fly) and reuses it for all ROWS rows, so x costs
 // ROWS times fewer loads than weights. Loads, not arithmetic, bound CPU drivers, and one
 // 16-byte load costs far less there than four 4-byte ones: weights are read
-// as vec4 (`wvec4`), scales as words (`wword`).
-// The weight decoder `blk_dot` is appended per type (shaders/quant_sg/).
+// as vec4 (`wvec4`), and a set's 16 scales of a block, adjacent in the
+// scale region, as one to four vec4s (`set_scales`).
+// The weight decoders `blk_dot`, `set_scales` and `blk_dot_set` are
+// appended per type (shaders/quant_sg/).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2 (and 6 for a buffer): the weight, declared by shaders/weights/
@@ -64,10 +66,13 @@ fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
     return xb;
 }
 
-// Block j of rows r..r+3 (clamped to `last`: their sums are never written).
-fn rows4(r: u32, j: u32, xb: XBlock, last: u32) -> vec4<f32> {
-    return vec4<f32>(blk_dot(min(r, last), j, xb), blk_dot(min(r + 1u, last), j, xb),
-                     blk_dot(min(r + 2u, last), j, xb), blk_dot(min(r + 3u, last), j, xb));
+// Block j of rows r..r+3 (clamped to `last`: their sums are never written),
+// rows i0..i0+3 of their set, with the set's scales of the block in `s`.
+fn rows4s(r: u32, j: u32, xb: XBlock, last: u32, s: SetScales, i0: u32) -> vec4<f32> {
+    return vec4<f32>(blk_dot_set(min(r, last), j, xb, s, i0),
+                     blk_dot_set(min(r + 1u, last), j, xb, s, i0 + 1u),
+                     blk_dot_set(min(r + 2u, last), j, xb, s, i0 + 2u),
+                     blk_dot_set(min(r + 3u, last), j, xb, s, i0 + 3u));
 }
 
 fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, r: u32) -> f32 {
@@ -101,18 +106,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var u3 = vec4<f32>(0.0);
     for (var j = sub; j < wp.k / 32u; j += SPLIT) {
         let xb = load_block(xbase, j, scale);
-        g0 += rows4(row0, j, xb, last);
-        g1 += rows4(row0 + 4u, j, xb, last);
-        g2 += rows4(row0 + 8u, j, xb, last);
-        g3 += rows4(row0 + 12u, j, xb, last);
+        // The set's 16 scales of block j in one go (quant::repack keeps
+        // them adjacent); a set past the last row reads the last tile's.
+        let sg = set_scales(min(row0, last & ~15u), j);
+        g0 += rows4s(row0, j, xb, last, sg, 0u);
+        g1 += rows4s(row0 + 4u, j, xb, last, sg, 4u);
+        g2 += rows4s(row0 + 8u, j, xb, last, sg, 8u);
+        g3 += rows4s(row0 + 12u, j, xb, last, sg, 12u);
         if SWIGLU {
-            // The up rows sit n rows below the gate rows.
+            // The up rows sit n rows below the gate rows, a whole number
+            // of scale tiles (ops::matvec takes this kernel only then).
             let ru = row0 + wp.n;
             let lu = last + wp.n;
-            u0 += rows4(ru, j, xb, lu);
-            u1 += rows4(ru + 4u, j, xb, lu);
-            u2 += rows4(ru + 8u, j, xb, lu);
-            u3 += rows4(ru + 12u, j, xb, lu);
+            let su = set_scales(min(ru, lu & ~15u), j);
+            u0 += rows4s(ru, j, xb, lu, su, 0u);
+            u1 += rows4s(ru + 4u, j, xb, lu, su, 4u);
+            u2 += rows4s(ru + 8u, j, xb, lu, su, 8u);
+            u3 += rows4s(ru + 12u, j, xb, lu, su, 12u);
         }
     }
     // Sum each set's lanes (a butterfly: every lane of a set gets the sums).

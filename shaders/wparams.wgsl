@@ -6,3 +6,16 @@ struct WParams {
     scale_offset: u32, // first word of the scale region in w
     aux: f32,          // matvec: RMSNorm epsilon when FUSE_NORM; embed: output scale
 }
+
+// Unit (a word for Q4_1, 16 bits for Q8_0 / Q4_0) of the scale of block j of
+// `row`, counted from scale_offset: tiles of 16 rows, block-major inside a
+// tile (quant::repack), so a 16-row set's scales of one block are adjacent.
+fn scale_unit(row: u32, j: u32) -> u32 {
+    return (row / 16u) * 16u * (wp.k / 32u) + j * 16u + row % 16u;
+}
+
+// The f16 scale in 16-bit unit `u` of the scale region (Q8_0, Q4_0).
+fn scale_half(u: u32) -> f32 {
+    let sw = unpack2x16float(wword(wp.scale_offset + u / 2u));
+    return select(sw.x, sw.y, (u & 1u) == 1u);
+}

@@ -14,8 +14,7 @@ fn i8x4(v: u32) -> vec4<f32> {
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
     let b = row * (wp.k / 32u) + u / 4u;
     let j = u % 4u;
-    let sw = unpack2x16float(wword(wp.scale_offset + b / 2u));
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
+    let d = scale_half(scale_unit(row, u / 4u));
     return d * (dot(i8x4(wword(b * 8u + 2u * j)), xl) + dot(i8x4(wword(b * 8u + 2u * j + 1u)), xh));
 }
 
@@ -28,7 +27,6 @@ struct Unit {
 fn unit_w(row: u32, u: u32) -> Unit {
     let b = row * (wp.k / 32u) + u / 4u;
     let j = u % 4u;
-    let sw = unpack2x16float(wword(wp.scale_offset + b / 2u));
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
+    let d = scale_half(scale_unit(row, u / 4u));
     return Unit(i8x4(wword(b * 8u + 2u * j)) * d, i8x4(wword(b * 8u + 2u * j + 1u)) * d);
 }

@@ -1,17 +1,42 @@
 // Q4_1 for the subgroup matvec (matvec_sg.wgsl): dot(W[row, block j], xb).
 // The block's 4 quant words are one 16-byte load (wvec4(b)); word i holds
 // columns 4i..4i+3 (low nibbles, xb.v_i) and 4i+16.. (high, xb.v_{i+4});
-// the mins need only the block's x sum. Scale word: wword(scale_offset + b).
+// the mins need only the block's x sum. Scale word: scale_unit(row, j).
 fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
     let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
     return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
 }
 
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
+fn blk_dot_w(row: u32, j: u32, xb: XBlock, sw: u32) -> f32 {
     let b = row * (wp.k / 32u) + j;
     let q = wvec4(b);
-    let dm = unpack2x16float(wword(wp.scale_offset + b));
+    let dm = unpack2x16float(sw);
     let s = nib_dot(q.x, xb.v0, xb.v4) + nib_dot(q.y, xb.v1, xb.v5)
           + nib_dot(q.z, xb.v2, xb.v6) + nib_dot(q.w, xb.v3, xb.v7);
     return dm.x * s + dm.y * xb.sum;
+}
+
+fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
+    return blk_dot_w(row, j, xb, wword(wp.scale_offset + scale_unit(row, j)));
+}
+
+// The 16 scale words of block j for the rows row0..row0+15 (row0 a
+// multiple of 16): adjacent in the scale region, so four 16-byte loads
+// instead of 16.
+struct SetScales {
+    a: vec4<u32>,
+    b: vec4<u32>,
+    c: vec4<u32>,
+    d: vec4<u32>,
+}
+
+fn set_scales(row0: u32, j: u32) -> SetScales {
+    let t = (wp.scale_offset + scale_unit(row0, j)) / 4u;
+    return SetScales(wvec4(t), wvec4(t + 1u), wvec4(t + 2u), wvec4(t + 3u));
+}
+
+// blk_dot of row row0 + i, its scale taken from `s`.
+fn blk_dot_set(row: u32, j: u32, xb: XBlock, s: SetScales, i: u32) -> f32 {
+    let v = select(select(s.a, s.b, i >= 4u), select(s.c, s.d, i >= 12u), i >= 8u);
+    return blk_dot_w(row, j, xb, v[i % 4u]);
 }

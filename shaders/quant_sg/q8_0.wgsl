@@ -5,14 +5,34 @@ fn i8x4(v: u32) -> vec4<f32> {
     return vec4<f32>(s >> vec4<u32>(24u));
 }
 
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
+fn blk_dot_d(row: u32, j: u32, xb: XBlock, d: f32) -> f32 {
     let b = row * (wp.k / 32u) + j;
     let a = wvec4(2u * b);
     let c = wvec4(2u * b + 1u);
-    let sw = unpack2x16float(wword(wp.scale_offset + b / 2u));
-    let d = select(sw.x, sw.y, (b & 1u) == 1u);
     let s = dot(i8x4(a.x), xb.v0) + dot(i8x4(a.y), xb.v1) + dot(i8x4(a.z), xb.v2)
           + dot(i8x4(a.w), xb.v3) + dot(i8x4(c.x), xb.v4) + dot(i8x4(c.y), xb.v5)
           + dot(i8x4(c.z), xb.v6) + dot(i8x4(c.w), xb.v7);
     return d * s;
+}
+
+fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
+    return blk_dot_d(row, j, xb, scale_half(scale_unit(row, j)));
+}
+
+// The 16 f16 scales of block j for the rows row0..row0+15 (row0 a multiple
+// of 16): adjacent in the scale region, so two 16-byte loads.
+struct SetScales {
+    a: vec4<u32>,
+    b: vec4<u32>,
+}
+
+fn set_scales(row0: u32, j: u32) -> SetScales {
+    let t = (wp.scale_offset + scale_unit(row0, j) / 2u) / 4u;
+    return SetScales(wvec4(t), wvec4(t + 1u));
+}
+
+// blk_dot of row row0 + i, its scale taken from `s`.
+fn blk_dot_set(row: u32, j: u32, xb: XBlock, s: SetScales, i: u32) -> f32 {
+    let h = unpack2x16float(select(s.a, s.b, i >= 8u)[(i / 2u) % 4u]);
+    return blk_dot_d(row, j, xb, select(h.x, h.y, (i & 1u) == 1u));
 }

@@ -365,11 +365,10 @@ impl Body {
 pub const SLAB_BYTES: u64 = 1 << 20;
 
 /// A weight uploaded slab by slab into a buffer allocated up front. The
-/// layout of `quant::repack` (all quant words, then all scale words, both
-/// in block order) lets each slab of `rows` rows be repacked alone and
-/// written at its place: with an even block count per full slab, the
-/// pairs of f16 scales sharing a word never straddle two slabs, and with
-/// slabs of a multiple of 8 rows every slab starts on a whole texel (4
+/// layout of `quant::repack` (all quant words in block order, then all
+/// scale words in tiles of 16 rows) lets each slab of `rows` rows be
+/// repacked alone and written at its place: slabs of a multiple of 16 rows
+/// hold whole scale tiles, and every slab starts on a whole texel (4
 /// words) for weight textures.
 struct Sliced {
     store: WeightStore,
@@ -386,7 +385,7 @@ struct Sliced {
 /// Where the words of each slab go, in `u32` words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct SlabLayout {
-    /// Rows per full slab (a multiple of 8).
+    /// Rows per full slab (a multiple of 16).
     rows: usize,
     /// Quant words of a full slab; scale words of a full slab.
     quant: usize,
@@ -398,7 +397,7 @@ struct SlabLayout {
 
 impl SlabLayout {
     /// The layout of a `rows x cols` `ty` weight cut into slabs of
-    /// `slab_rows` (a multiple of 8) rows, learnt by repacking zero slabs (zero is a
+    /// `slab_rows` (a multiple of 16) rows, learnt by repacking zero slabs (zero is a
     /// valid value of every type).
     fn new(ty: GgmlType, rows: usize, cols: usize, slab_rows: usize) -> Result<SlabLayout> {
         let row_bytes = to_usize(
@@ -465,7 +464,9 @@ impl Sliced {
             // Small, fused, or left to `Weight::upload` to accept or refuse.
             return Ok(None);
         }
-        let slab_rows = (to_usize(SLAB_BYTES / row_bytes, &t.name)? & !7).max(8);
+        // Whole scale tiles (quant::SCALE_TILE_ROWS = 16), so each slab's
+        // scales are one run of the weight's.
+        let slab_rows = (to_usize(SLAB_BYTES / row_bytes, &t.name)? & !15).max(16);
         if slab_rows >= t.rows {
             return Ok(None);
         }
@@ -728,7 +729,7 @@ mod tests {
     /// blocks per row and a short last slab.
     #[test]
     fn slabs_assemble_to_the_whole_repack() {
-        let (rows, cols, slab_rows) = (13, 96, 4); // 3 blocks per row
+        let (rows, cols, slab_rows) = (37, 96, 16); // 3 blocks per row
         for ty in [
             GgmlType::F32,
             GgmlType::F16,

@@ -60,9 +60,12 @@ pub fn matvec(
         }
         None => (x, 0.0), // bound but unused
     };
-    // The subgroup kernel works on whole 32-column blocks.
+    // The subgroup kernel works on whole 32-column blocks, and reads a row
+    // set's scales as one tile column (quant::SCALE_TILE_ROWS), so the up
+    // rows of [gate; up] must start a tile.
+    let tiled_up = !opts.swiglu || n.is_multiple_of(crate::quant::SCALE_TILE_ROWS);
     let subgroup = match gpu.info.subgroup_lanes {
-        Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) => lanes,
+        Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) && tiled_up => lanes,
         _ => 0,
     };
     let n32 = to_u32(n, "matvec rows")?;

@@ -9,4 +9,4 @@ mod dequant;
 mod repack;
 
 pub use dequant::{dequantize, dequantize_into};
-pub use repack::{dequantize_repacked, repack, Repacked};
+pub use repack::{dequantize_repacked, repack, Repacked, SCALE_TILE_ROWS};

@@ -7,15 +7,24 @@
 //! row-major order (block `b` covers elements `32b..32b+32`):
 //! - F32: `words[i]` = bits of element i; `scale_offset = 0`.
 //! - F16: `words[i]` = element 2i (low 16 bits) | element 2i+1 (high 16 bits).
+//! - Scales come after the quants in tiles of 16 rows: the scale of block
+//!   `j` of row `r` is unit `s(r, j) = (r / 16) * 16 nbr + 16 j + r % 16`
+//!   of the scale region (`nbr = cols / 32` blocks per row; the last tile
+//!   is padded to 16 rows with zeros). Why: the subgroup matvec works on
+//!   16 rows at a time, so their 16 scales of one block are adjacent, one
+//!   or two 16-byte loads instead of 16 (`shaders/quant_sg/`).
 //! - Q8_0: `words[8b..8b+8]` = block b's 32 i8 quants, little-endian (element
-//!   32b+j is byte j%4 of word 8b+j/4); then the scales: block b's f16 `d` is
-//!   in half `b & 1` (0 = low 16 bits) of `words[scale_offset + b/2]`;
-//!   `scale_offset = 8 nb`; `ceil(nb/2)` scale words.
+//!   32b+j is byte j%4 of word 8b+j/4); then the scales, units of 16 bits:
+//!   unit u is half `u & 1` (0 = low 16 bits) of `words[scale_offset +
+//!   u/2]` and holds the block's f16 `d`; `scale_offset = 8 nb`; `8 nbr
+//!   ceil(rows/16)` scale words.
 //! - Q4_0: `words[4b..4b+4]` = block b's 16 nibble bytes as in GGUF (element
 //!   j < 16 is the low nibble of byte j, element j+16 the high nibble);
 //!   scales as Q8_0; `scale_offset = 4 nb`. Value = (nibble - 8) * d.
-//! - Q4_1: quants as Q4_0; then `nb` words, word `scale_offset + b` = d (low
-//!   16 bits) | m (high 16 bits); `scale_offset = 4 nb`. Value = nibble * d + m.
+//! - Q4_1: quants as Q4_0; then scale units of one word, unit u =
+//!   `words[scale_offset + u]` = d (low 16 bits) | m (high 16 bits);
+//!   `scale_offset = 4 nb`; `16 nbr ceil(rows/16)` scale words. Value =
+//!   nibble * d + m.
 //!
 //! [`dequantize_repacked`] is the executable form of this description.
 
@@ -33,10 +42,15 @@ pub struct Repacked {
     pub scale_offset: u32,
 }
 
+/// Rows per scale tile (module docs; `shaders/wparams.wgsl` `scale_unit`).
+pub const SCALE_TILE_ROWS: usize = 16;
+
 /// Shape of a repack: element count, block count and word counts.
 struct Plan {
     n: usize,
     nb: usize,
+    /// Blocks per row.
+    nbr: usize,
     /// Quant words (or all words for float types).
     quant_words: usize,
     scale_words: usize,
@@ -65,12 +79,18 @@ fn plan(ty: GgmlType, rows: usize, cols: usize) -> Result<Plan> {
         ));
     }
     let nb = n / 32;
+    let nbr = cols / 32;
+    // Scale units with the last tile padded to whole tiles.
+    let units = rows
+        .div_ceil(SCALE_TILE_ROWS)
+        .saturating_mul(SCALE_TILE_ROWS)
+        .saturating_mul(nbr);
     let (quant_words, scale_words) = match ty {
         GgmlType::F32 => (n, 0),
         GgmlType::F16 => (n / 2, 0),
-        GgmlType::Q8_0 => (nb.saturating_mul(8), nb.div_ceil(2)),
-        GgmlType::Q4_0 => (nb.saturating_mul(4), nb.div_ceil(2)),
-        _ => (nb.saturating_mul(4), nb),
+        GgmlType::Q8_0 => (nb.saturating_mul(8), units.div_ceil(2)),
+        GgmlType::Q4_0 => (nb.saturating_mul(4), units.div_ceil(2)),
+        _ => (nb.saturating_mul(4), units),
     };
     // WGSL indexes words with u32.
     let total = quant_words.checked_add(scale_words);
@@ -83,6 +103,7 @@ fn plan(ty: GgmlType, rows: usize, cols: usize) -> Result<Plan> {
     Ok(Plan {
         n,
         nb,
+        nbr,
         quant_words,
         scale_words,
     })
@@ -102,6 +123,7 @@ pub fn repack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Re
     let mut words = Vec::with_capacity(p.quant_words + p.scale_words);
     let le32 = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
     let bb = ty.block_bytes() as usize;
+    let unit = |b: usize| scale_unit(b / p.nbr.max(1), b % p.nbr.max(1), p.nbr);
     match ty {
         GgmlType::F32 | GgmlType::F16 => words.extend(bytes.chunks_exact(4).map(le32)),
         GgmlType::Q8_0 | GgmlType::Q4_0 => {
@@ -109,24 +131,23 @@ pub fn repack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Re
             for b in bytes.chunks_exact(bb) {
                 words.extend(b[2..].chunks_exact(4).map(le32));
             }
-            for pair in bytes.chunks(2 * bb) {
-                let lo = u32::from(le16(pair, 0));
-                let hi = if pair.len() > bb {
-                    u32::from(le16(pair, bb))
-                } else {
-                    0
-                };
-                words.push(lo | hi << 16);
+            let mut scales = vec![0u32; p.scale_words];
+            for (b, blk) in bytes.chunks_exact(bb).enumerate() {
+                let u = unit(b);
+                scales[u / 2] |= u32::from(le16(blk, 0)) << (16 * (u & 1));
             }
+            words.extend(scales);
         }
         _ => {
             // Q4_1: quants after d and m.
             for b in bytes.chunks_exact(bb) {
                 words.extend(b[4..].chunks_exact(4).map(le32));
             }
-            for b in bytes.chunks_exact(bb) {
-                words.push(u32::from(le16(b, 0)) | u32::from(le16(b, 2)) << 16);
+            let mut scales = vec![0u32; p.scale_words];
+            for (b, blk) in bytes.chunks_exact(bb).enumerate() {
+                scales[unit(b)] = u32::from(le16(blk, 0)) | u32::from(le16(blk, 2)) << 16;
             }
+            words.extend(scales);
         }
     }
     let scale_offset = if p.scale_words == 0 { 0 } else { p.quant_words };
@@ -135,6 +156,12 @@ pub fn repack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Re
         // plan() checked the total fits u32.
         scale_offset: u32::try_from(scale_offset).unwrap_or(u32::MAX),
     })
+}
+
+/// Scale unit of block `j` of `row` (module docs), `nbr` blocks per row.
+pub fn scale_unit(row: usize, j: usize, nbr: usize) -> usize {
+    let t = SCALE_TILE_ROWS;
+    (row / t) * t * nbr + j * t + row % t
 }
 
 /// Reads the GPU layout back into f32 (the CPU twin of the WGSL decoders).
@@ -166,8 +193,12 @@ pub fn dequantize_repacked(
     let w = &r.words;
     let so = want_offset;
     let h = |bits: u32| f16::from_bits(bits as u16).to_f32();
+    let unit = |b: usize| scale_unit(b / p.nbr.max(1), b % p.nbr.max(1), p.nbr);
     // d of block b for the shared Q8_0/Q4_0 scale packing.
-    let d_of = |b: usize| h(w[so + b / 2] >> (16 * (b & 1)));
+    let d_of = |b: usize| {
+        let u = unit(b);
+        h(w[so + u / 2] >> (16 * (u & 1)))
+    };
     let byte = |word: u32, k: usize| (word >> (8 * k)) as u8;
     let mut out = Vec::with_capacity(p.n);
     match ty {
@@ -192,7 +223,7 @@ pub fn dequantize_repacked(
                 let (d, m) = if ty == GgmlType::Q4_0 {
                     (d_of(b), None)
                 } else {
-                    let s = w[so + b];
+                    let s = w[so + unit(b)];
                     (h(s), Some(h(s >> 16)))
                 };
                 for j in 0..32 {

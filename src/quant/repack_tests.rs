@@ -75,25 +75,30 @@ fn repack_round_trips_every_type() {
 #[test]
 fn layout_word_counts_and_offsets() {
     let mut rng = Rng(7);
-    // 15 blocks: odd, so the last Q8_0/Q4_0 scale word has an empty high half.
+    // 3 rows of 5 blocks: one scale tile of 16 rows, 13 of them padding.
     let (rows, cols) = (3, 160);
     let nb = 15usize;
+    let units = 16 * 5;
     let b = random_tensor(GgmlType::Q8_0, rows * cols, &mut rng);
     let r = repack(GgmlType::Q8_0, &b, rows, cols).unwrap();
     assert_eq!(r.scale_offset as usize, nb * 8);
-    assert_eq!(r.words.len(), nb * 8 + nb.div_ceil(2));
-    // Block 14's d sits in the low half of the last word.
-    let last = r.words[r.words.len() - 1];
-    assert_eq!(last & 0xFFFF, u32::from(le16(&b, 14 * 34)));
-    assert_eq!(last >> 16, 0);
+    assert_eq!(r.words.len(), nb * 8 + units / 2);
+    // Block 14 (row 2, block 4) is unit 4 * 16 + 2 = 66: the low half of
+    // scale word 33; unit 67 (row 3) is padding.
+    let w = r.words[nb * 8 + 33];
+    assert_eq!(w & 0xFFFF, u32::from(le16(&b, 14 * 34)));
+    assert_eq!(w >> 16, 0);
+    // Block 1 (row 0, block 1) is unit 16.
+    assert_eq!(r.words[nb * 8 + 8] & 0xFFFF, u32::from(le16(&b, 34)));
     // Block 1's quants start at word 8, little-endian.
     assert_eq!(r.words[8].to_le_bytes(), b[34 + 2..34 + 6]);
 
     let b = random_tensor(GgmlType::Q4_1, rows * cols, &mut rng);
     let r = repack(GgmlType::Q4_1, &b, rows, cols).unwrap();
     assert_eq!(r.scale_offset as usize, nb * 4);
-    assert_eq!(r.words.len(), nb * 5);
-    let s = r.words[nb * 4 + 2];
+    assert_eq!(r.words.len(), nb * 4 + units);
+    // Block 2 (row 0, block 2) is unit 32.
+    let s = r.words[nb * 4 + 32];
     assert_eq!(s & 0xFFFF, u32::from(le16(&b, 40)));
     assert_eq!(s >> 16, u32::from(le16(&b, 42)));
 
