@@ -14,7 +14,7 @@
 // 16-byte load costs far less there than four 4-byte ones: weights are read
 // as vec4 (`wvec4`), and a set's 16 scales of a block, adjacent in the
 // scale region, as one to four vec4s (`set_scales`).
-// The weight decoders `blk_dot`, `set_scales` and `blk_dot_set` are
+// The weight decoders `set_scales` and `blk_dot_set` are
 // appended per type (shaders/quant_sg/).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;

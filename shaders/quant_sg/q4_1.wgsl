@@ -16,10 +16,6 @@ fn blk_dot_w(row: u32, j: u32, xb: XBlock, sw: u32) -> f32 {
     return dm.x * s + dm.y * xb.sum;
 }
 
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    return blk_dot_w(row, j, xb, wword(wp.scale_offset + scale_unit(row, j)));
-}
-
 // The 16 scale words of block j for the rows row0..row0+15 (row0 a
 // multiple of 16): adjacent in the scale region, so four 16-byte loads
 // instead of 16.
@@ -35,7 +31,7 @@ fn set_scales(row0: u32, j: u32) -> SetScales {
     return SetScales(wvec4(t), wvec4(t + 1u), wvec4(t + 2u), wvec4(t + 3u));
 }
 
-// blk_dot of row row0 + i, its scale taken from `s`.
+// dot(W[row0 + i, block j], xb), the scale taken from `s`.
 fn blk_dot_set(row: u32, j: u32, xb: XBlock, s: SetScales, i: u32) -> f32 {
     let v = select(select(s.a, s.b, i >= 4u), select(s.c, s.d, i >= 12u), i >= 8u);
     return blk_dot_w(row, j, xb, v[i % 4u]);

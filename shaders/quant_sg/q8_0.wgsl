@@ -15,10 +15,6 @@ fn blk_dot_d(row: u32, j: u32, xb: XBlock, d: f32) -> f32 {
     return d * s;
 }
 
-fn blk_dot(row: u32, j: u32, xb: XBlock) -> f32 {
-    return blk_dot_d(row, j, xb, scale_half(scale_unit(row, j)));
-}
-
 // The 16 f16 scales of block j for the rows row0..row0+15 (row0 a multiple
 // of 16): adjacent in the scale region, so two 16-byte loads.
 struct SetScales {
@@ -31,7 +27,7 @@ fn set_scales(row0: u32, j: u32) -> SetScales {
     return SetScales(wvec4(t), wvec4(t + 1u));
 }
 
-// blk_dot of row row0 + i, its scale taken from `s`.
+// dot(W[row0 + i, block j], xb), the scale taken from `s`.
 fn blk_dot_set(row: u32, j: u32, xb: XBlock, s: SetScales, i: u32) -> f32 {
     let h = unpack2x16float(select(s.a, s.b, i >= 8u)[(i / 2u) % 4u]);
     return blk_dot_d(row, j, xb, select(h.x, h.y, (i & 1u) == 1u));

@@ -191,7 +191,7 @@ pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
     })
 }
 
-/// The weight decoder `blk_dot` of the subgroup matvec (whole 32-column
+/// The weight decoders `set_scales` / `blk_dot_set` of the subgroup matvec (whole 32-column
 /// blocks through 16-byte loads).
 fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
     Ok(match ty {
