@@ -264,6 +264,11 @@ export function adapterInfo(a) {
     matvecTuneMs: a.matvec_tune_ms,
     gemmLayout: a.gemm_layout,
     gemmTuneMs: a.gemm_tune_ms,
+    subgroupLanes: a.subgroup_lanes ?? null,
+    matvecSplit: a.matvec_split,
+    splitTuneMs: a.split_tune_ms,
+    weightTextures: a.weight_textures,
+    textureTuneMs: a.texture_tune_ms,
   };
 }
 

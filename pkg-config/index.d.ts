@@ -243,6 +243,20 @@ export interface AdapterInfo {
   /** The same for the prefill GEMM (raced separately: on lavapipe the row GEMM wins while the cooperative matvec does). */
   gemmLayout: "groups" | "rows";
   gemmTuneMs: [number, number];
+  /**
+   * Lanes of the subgroup kernels (the adapter's smallest subgroup), or
+   * null where they do not run (no `subgroups`): then the portable
+   * kernels above.
+   */
+  subgroupLanes: number | null;
+  /** Lanes per row set of the subgroup matvec, as the load benchmark picked; 0 without subgroups. */
+  matvecSplit: number;
+  /** What it measured, ms: [all lanes, 2 lanes]. */
+  splitTuneMs: [number, number];
+  /** Weights in textures instead of storage buffers (faster on CPU adapters). */
+  weightTextures: boolean;
+  /** What that benchmark measured, ms: [buffer, texture]. */
+  textureTuneMs: [number, number];
 }
 
 export interface EngineInfo {

@@ -82,17 +82,23 @@ impl Gpu {
         let features = adapter.features() & (wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16);
         // Ask for what the adapter offers: big models need big bindings.
         let limits = adapter.limits();
-        let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
-                label: Some("edge-llm"),
-                required_features: features,
-                required_limits: limits.clone(),
-                experimental_features: wgpu::ExperimentalFeatures::disabled(),
-                memory_hints: wgpu::MemoryHints::Performance,
-                trace: wgpu::Trace::Off,
-            })
-            .await
-            .map_err(|e| Error::Gpu(format!("request_device: {e}")))?;
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("edge-llm"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let requested = adapter.request_device(&desc).await;
+        #[cfg(target_arch = "wasm32")]
+        let requested = super::web::request_device(&adapter, &desc).await;
+        let (device, queue) = requested.map_err(|e| Error::Gpu(format!("request_device: {e}")))?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        #[cfg(target_arch = "wasm32")]
+        let subgroups = super::web::has_subgroups(&device);
         let fault: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
         let f = fault.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -117,11 +123,10 @@ impl Gpu {
                 .trim()
                 .to_string(),
             cpu: ai.device_type == wgpu::DeviceType::Cpu,
-            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            subgroups,
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
-            subgroup_lanes: (features.contains(wgpu::Features::SUBGROUP)
-                && (4..=64).contains(&ai.subgroup_min_size))
-            .then_some(ai.subgroup_min_size),
+            subgroup_lanes: (subgroups && (4..=64).contains(&ai.subgroup_min_size))
+                .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             matvec_layout: MatvecLayout::default(),
@@ -228,6 +233,11 @@ impl Gpu {
             return Ok((p.clone(), l.clone()));
         }
         let source = super::kernels::kernel_source(kernel)?;
+        #[cfg(target_arch = "wasm32")]
+        let source = match self.info.subgroups {
+            true => format!("{}{source}", super::web::SHADER_PREFIX),
+            false => source,
+        };
         let label = format!("{kernel:?}");
         let module = self
             .device

@@ -5,6 +5,8 @@ mod context;
 mod counters;
 mod kernels;
 mod readback;
+#[cfg(target_arch = "wasm32")]
+mod web;
 
 pub use context::{Gpu, GpuInfo};
 pub use counters::{CounterSnapshot, Counters};

@@ -97,11 +97,17 @@ test("Engine.load(url) streams into the GPU with progress, low wasm memory", asy
   assert.equal(info.model.sha256, MODEL_SHA256);
   assert.equal(info.model.architecture, "llama");
   assert.equal(info.load.source, "network");
+  // Chromium grants `subgroups` even on SwiftShader; wgpu's web backend
+  // does not ask for them, the engine does (src/gpu/web.rs).
+  assert.equal(info.adapter.subgroups, true, "subgroups not granted");
+  assert.ok(info.adapter.subgroupLanes >= 4, `subgroup lanes ${info.adapter.subgroupLanes}`);
   // The file is never whole in wasm memory.
   assert.ok(info.wasmMemoryBytes < info.model.fileBytes / 3, `wasm memory ${info.wasmMemoryBytes} B for a ${info.model.fileBytes} B model`);
   console.log(
     `load: ${r.ms.toFixed(0)} ms, wasm memory ${(info.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (peak), ` +
-      `buffered ${(info.load.peakBufferedBytes / 2 ** 20).toFixed(1)} MiB, GPU ${(info.model.gpuBytes / 2 ** 20).toFixed(1)} MiB, matvec layout ${info.adapter.matvecLayout} (tuning ms ${info.adapter.matvecTuneMs.map((t) => t.toFixed(1))})`,
+      `buffered ${(info.load.peakBufferedBytes / 2 ** 20).toFixed(1)} MiB, GPU ${(info.model.gpuBytes / 2 ** 20).toFixed(1)} MiB, matvec layout ${info.adapter.matvecLayout} (tuning ms ${info.adapter.matvecTuneMs.map((t) => t.toFixed(1))}), ` +
+      `subgroups of ${info.adapter.subgroupLanes}, split ${info.adapter.matvecSplit} (ms ${info.adapter.splitTuneMs.map((t) => t.toFixed(1))}), ` +
+      `textures ${info.adapter.weightTextures} (ms ${info.adapter.textureTuneMs.map((t) => t.toFixed(1))})`,
   );
 });
 
