@@ -43,6 +43,9 @@ override SWIGLU: bool = false;
 override RESIDUAL: bool = false;
 override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
 override SPLIT: u32 = 8u; // lanes per row set: a power of two dividing WG
+// RoPE + KV append in the epilogue (`rope_store`, shaders/matvec_rope.wgsl):
+// the set's rows go out in pairs. No SWIGLU or RESIDUAL with it.
+override ROPE: bool = false;
 
 const ROWS: u32 = 16u; // output rows per set (ops::MATVEC_SG_ROWS)
 
@@ -137,6 +140,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             u2 += subgroupShuffleXor(u2, o);
             u3 += subgroupShuffleXor(u3, o);
         }
+    }
+    if ROPE {
+        for (var p = sub; p < ROWS / 2u; p += SPLIT) {
+            let row = row0 + 2u * p;
+            if row < wp.n {
+                rope_store(row, pick(g0, g1, g2, g3, 2u * p), pick(g0, g1, g2, g3, 2u * p + 1u));
+            }
+        }
+        return;
     }
     for (var r = sub; r < ROWS; r += SPLIT) {
         let row = row0 + r;

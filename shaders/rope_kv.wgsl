@@ -2,17 +2,7 @@
 // appends k and v to this layer's KV cache.
 // One thread per pair slot: (n_heads + 2 * n_kv_heads) * head_dim / 2 per
 // token; q/k slots rotate a pair, v slots copy two values.
-struct RopeParams {
-    n_heads: u32,
-    n_kv_heads: u32,
-    head_dim: u32,
-    rope_dim: u32,   // rotated dims per head (<= head_dim)
-    ctx: u32,        // KV cache capacity
-    neox: u32,       // 0: pairs (2i, 2i+1) (llama); 1: pairs (i, i + rope_dim/2)
-    theta: f32,      // frequency base
-    _pad: u32,
-}
-
+// RopeParams and rope_pair: shaders/rope.wgsl.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: RopeParams;
 @group(0) @binding(2) var<storage, read_write> qkv: array<f32>; // (n_tokens, (n_heads + 2 n_kv) * head_dim)
@@ -50,18 +40,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         a = i;
         b = i + p.rope_dim / 2u;
     }
-    var x0 = qkv[base + a];
-    var x1 = qkv[base + b];
-    if i < p.rope_dim / 2u {
-        let freq = pow(p.theta, -2.0 * f32(i) / f32(p.rope_dim));
-        let ang = f32(pos) * freq;
-        let c = cos(ang);
-        let s = sin(ang);
-        let r0 = x0 * c - x1 * s;
-        let r1 = x0 * s + x1 * c;
-        x0 = r0;
-        x1 = r1;
-    }
+    let r = rope_pair(qkv[base + a], qkv[base + b], i, pos, p);
+    let x0 = r.x;
+    let x1 = r.y;
     if head < p.n_heads {
         qkv[base + a] = x0;
         qkv[base + b] = x1;

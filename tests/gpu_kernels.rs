@@ -92,6 +92,7 @@ fn matvec_case(
             residual,
             layout,
             split,
+            rope: None,
         };
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         run(&[&d], n_tokens as u32);
@@ -415,6 +416,89 @@ fn rope_kv_norm_and_neox() {
         }
     }
     print_worst("rope_kv");
+}
+
+/// The decode QKV matvec with RoPE and the KV append in its epilogue
+/// (`MatvecOpts::rope`) against the matvec followed by rope_kv, which the
+/// tests above check against the scalar reference: q, k, v in qkv and
+/// both whole caches must agree (NMSE <= 1e-12: the same reductions and
+/// the same rotation code, shaders/rope.wgsl).
+#[test]
+fn matvec_with_rope_matches_matvec_then_rope_kv() {
+    let g = gpu();
+    assert!(g.info.subgroup_lanes.is_some(), "lavapipe grants subgroups");
+    let mut rng = Rng::new(9);
+    for (ty, nh, nkv, hd, rope_dim, k) in [
+        (GgmlType::Q4_1, 9, 3, 64, 64, 576),
+        (GgmlType::Q8_0, 4, 2, 32, 16, 64),
+        (GgmlType::F16, 2, 1, 16, 16, 32),
+    ] {
+        for (pos0, n_tokens) in [(0, 1), (1000, 3)] {
+            let ctx = pos0 + n_tokens + 5;
+            let s = AttnShape {
+                n_heads: nh,
+                n_kv_heads: nkv,
+                head_dim: hd,
+                ctx,
+            };
+            let rope = RopeOpts {
+                rope_dim,
+                theta: THETA,
+                neox: false,
+            };
+            let rows = s.qkv_width();
+            let wbytes = rand_weight(&mut rng, ty, rows, k);
+            let x = upload(&rng.vec(n_tokens * k, -1.0, 1.0));
+            let nw = upload(&rng.vec(k, 0.5, 1.5));
+            let kc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+            let vc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+            let st = step_tokens(n_tokens as u32, pos0 as u32);
+            // rope_kv on the one row the matvec wrote, at the last position.
+            let st_last = step_tokens(1, (pos0 + n_tokens - 1) as u32);
+            for tex in [false, true] {
+                let w = Weight::upload_to(g, "w", ty, &wbytes, rows, k, tex).unwrap();
+                for split in [None, Some(1), Some(2)] {
+                    let what = format!(
+                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} texture {tex} split {split:?}"
+                    );
+                    assert!(ops::fuses_rope(g, &w, rope), "{what}: not fusable");
+                    let opts = MatvecOpts {
+                        norm: Some((&nw, EPS)),
+                        split,
+                        ..Default::default()
+                    };
+                    let (y1, k1, v1) = (guarded(&vec![7.0; rows]), guarded(&kc0), guarded(&vc0));
+                    let mv = ops::matvec(g, &st, &w, &x, &y1, opts).unwrap();
+                    run(&[&mv], n_tokens as u32);
+                    let rk = ops::rope_kv(g, &st_last, s, rope, &y1, &k1, &v1, 1).unwrap();
+                    run(&[&rk], 1);
+                    let (y2, k2, v2) = (guarded(&vec![7.0; rows]), guarded(&kc0), guarded(&vc0));
+                    let fused = MatvecOpts {
+                        rope: Some(ops::RopeFuse {
+                            shape: s,
+                            rope,
+                            kc: &k2,
+                            vc: &v2,
+                        }),
+                        ..opts
+                    };
+                    let d = ops::matvec(g, &st, &w, &x, &y2, fused).unwrap();
+                    assert_eq!(d.kernel.bindings().len(), if tex { 9 } else { 10 });
+                    run(&[&d], n_tokens as u32);
+                    for (name, a, b, n) in [
+                        ("qkv", &y1, &y2, rows),
+                        ("k cache", &k1, &k2, kc0.len()),
+                        ("v cache", &v1, &v2, vc0.len()),
+                    ] {
+                        let want = read_guarded(a, n, &what);
+                        let got = read_guarded(b, n, &what);
+                        assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
+                    }
+                }
+            }
+        }
+    }
+    print_worst("matvec+rope");
 }
 
 /// Attention over caches holding `pos0 + n_tokens` random positions; unused

@@ -40,6 +40,11 @@ pub enum Kernel {
         layout: MatvecLayout,
         /// The weight is a texture (`ops::Weight`), not a buffer.
         tex: bool,
+        /// The decode QKV matvec applies RoPE and appends k and v to the
+        /// KV cache in its epilogue (shaders/matvec_rope.wgsl; subgroup
+        /// kernel only, llama's adjacent pairs), saving the rope_kv
+        /// dispatch of each layer.
+        rope: bool,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through subgroup broadcasts (subgroups of >= 8 lanes).
@@ -89,9 +94,16 @@ impl Kernel {
     pub fn bindings(self) -> &'static [Binding] {
         match self {
             // step, params, w, x, y, norm weight
+            // ... with RoPE: rope params, k cache, v cache
+            Kernel::Matvec {
+                tex: true,
+                rope: true,
+                ..
+            } => &[U, U, T, R, W, R, U, W, W],
             Kernel::Matvec { tex: true, .. } => &[U, U, T, R, W, R],
             Kernel::Matvec { subgroup: 0, .. } => &[U, U, R, R, W, R],
             // ... and w again (a vec4 view and a word view of one buffer)
+            Kernel::Matvec { rope: true, .. } => &[U, U, R, R, W, R, R, U, W, W],
             Kernel::Matvec { .. } => &[U, U, R, R, W, R, R],
             // step, params, w, x, y
             Kernel::Gemm { tex: true, .. } => &[U, U, T, R, W],
@@ -122,6 +134,7 @@ impl Kernel {
                 residual,
                 subgroup,
                 split,
+                rope,
                 ..
             } => {
                 let mut v = vec![
@@ -132,6 +145,7 @@ impl Kernel {
                 if subgroup > 0 {
                     v.push(("WG", f64::from(subgroup)));
                     v.push(("SPLIT", f64::from(split)));
+                    v.push(("ROPE", b(rope)));
                 }
                 v
             }
@@ -172,6 +186,8 @@ const WPARAMS: &str = include_str!("../../shaders/wparams.wgsl");
 const WEIGHT_BUFFER: &str = include_str!("../../shaders/weights/buffer.wgsl");
 const WEIGHT_BUFFER_SG: &str = include_str!("../../shaders/weights/buffer_sg.wgsl");
 const WEIGHT_TEXTURE: &str = include_str!("../../shaders/weights/texture.wgsl");
+const ROPE: &str = include_str!("../../shaders/rope.wgsl");
+const MATVEC_ROPE: &str = include_str!("../../shaders/matvec_rope.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
 /// sits), `unit_dot` (matvec) and `unit_w` (dequantized unit, GEMM/embed).
@@ -275,8 +291,33 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         } => include_str!("../../shaders/gemm_x/plain.wgsl"),
         _ => "",
     };
+    // The subgroup matvec's epilogue hook `rope_store`: RoPE and the KV
+    // append with their bindings, numbered after the weight's, or a stub.
+    let epilogue = match kernel {
+        Kernel::Matvec {
+            subgroup: 1..,
+            rope: true,
+            tex,
+            ..
+        } => {
+            let n = if tex { 6 } else { 7 };
+            format!(
+                "{ROPE}\n{MATVEC_ROPE}\n\
+                 @group(0) @binding({n}) var<uniform> rp: RopeParams;\n\
+                 @group(0) @binding({}) var<storage, read_write> kc: array<f32>; // (n_kv_heads, ctx, head_dim)\n\
+                 @group(0) @binding({}) var<storage, read_write> vc: array<f32>; // (n_kv_heads, ctx, head_dim)\n",
+                n + 1,
+                n + 2
+            )
+        }
+        Kernel::Matvec { subgroup: 1.., .. } => {
+            "fn rope_store(row: u32, a: f32, b: f32) {}\n".to_string()
+        }
+        Kernel::RopeKv => ROPE.to_string(),
+        _ => String::new(),
+    };
     Ok(format!(
-        "{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}\n{entry}"
+        "{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}\n{entry}\n{epilogue}"
     ))
 }
 
@@ -344,14 +385,16 @@ pub fn all_variants() -> Vec<Kernel> {
             }
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {
-                    for (layout, subgroup, split) in [
-                        (MatvecLayout::Groups, 0, 0),
-                        (MatvecLayout::Rows, 0, 0),
-                        (MatvecLayout::Groups, 8, 8),
-                        (MatvecLayout::Groups, 8, 2),
-                        (MatvecLayout::Groups, 8, 1),
-                        (MatvecLayout::Groups, 32, 32),
-                        (MatvecLayout::Groups, 32, 4),
+                    for (layout, subgroup, split, rope) in [
+                        (MatvecLayout::Groups, 0, 0, false),
+                        (MatvecLayout::Rows, 0, 0, false),
+                        (MatvecLayout::Groups, 8, 8, false),
+                        (MatvecLayout::Groups, 8, 2, false),
+                        (MatvecLayout::Groups, 8, 2, true),
+                        (MatvecLayout::Groups, 8, 1, false),
+                        (MatvecLayout::Groups, 4, 4, true),
+                        (MatvecLayout::Groups, 32, 32, false),
+                        (MatvecLayout::Groups, 32, 4, false),
                     ] {
                         v.push(Kernel::Matvec {
                             ty,
@@ -362,6 +405,7 @@ pub fn all_variants() -> Vec<Kernel> {
                             split,
                             layout,
                             tex,
+                            rope,
                         });
                     }
                 }

@@ -332,14 +332,28 @@ impl Builder<'_> {
             &w.v_cache,
             max_tokens,
         )?;
-        let scale = self.scale();
-        let attn = ops::attention(
-            gpu, step, self.shape, scale, 0, &a.qkv, &w.k_cache, &w.v_cache, &a.attn, max_tokens,
-        )?;
         Ok([
             self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, rope),
-            self.op(&format!("blk.{l}.kqv_out"), Act::Attn, attn),
+            self.attention_op(l, w, max_tokens)?,
         ])
+    }
+
+    /// Attention of layer `l` over the cache (RoPE and KV append done).
+    fn attention_op(&self, l: usize, w: &LayerW, max_tokens: usize) -> Result<Op> {
+        let a = self.acts;
+        let attn = ops::attention(
+            self.gpu,
+            self.step,
+            self.shape,
+            self.scale(),
+            0,
+            &a.qkv,
+            &w.k_cache,
+            &w.v_cache,
+            &a.attn,
+            max_tokens,
+        )?;
+        Ok(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, attn))
     }
 
     fn decode(
@@ -365,12 +379,32 @@ impl Builder<'_> {
                 residual: true,
                 ..Default::default()
             };
-            v.push(self.op(
-                &format!("blk.{l}.qkv"),
-                Act::Qkv,
-                ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
-            ));
-            v.extend(self.attention_ops(l, w, 1)?);
+            // RoPE and the KV append in the QKV matvec's epilogue where
+            // that kernel can (one dispatch per layer fewer), else rope_kv.
+            if ops::fuses_rope(gpu, &w.qkv, self.rope()) {
+                let fused = MatvecOpts {
+                    rope: Some(ops::RopeFuse {
+                        shape: self.shape,
+                        rope: self.rope(),
+                        kc: &w.k_cache,
+                        vc: &w.v_cache,
+                    }),
+                    ..norm(&w.attn_norm)
+                };
+                v.push(self.op(
+                    &format!("blk.{l}.qkv_rope_kv"),
+                    Act::Qkv,
+                    ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, fused)?,
+                ));
+                v.push(self.attention_op(l, w, 1)?);
+            } else {
+                v.push(self.op(
+                    &format!("blk.{l}.qkv"),
+                    Act::Qkv,
+                    ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
+                ));
+                v.extend(self.attention_ops(l, w, 1)?);
+            }
             v.push(self.op(
                 &format!("blk.{l}.ffn_inp"),
                 Act::X,

@@ -29,6 +29,39 @@ pub struct MatvecOpts<'a> {
     /// Lanes per row set of the subgroup kernel (tests, tuning); `None`:
     /// the GPU's tuned `matvec_split`.
     pub split: Option<u32>,
+    /// `w` is [q; k; v]: apply RoPE and append k and v to the caches in
+    /// the epilogue, as `rope_kv` would after it (decode; only where
+    /// `fuses_rope` says so).
+    pub rope: Option<RopeFuse<'a>>,
+}
+
+/// What the QKV matvec needs to apply RoPE itself (`MatvecOpts::rope`).
+#[derive(Clone, Copy)]
+pub struct RopeFuse<'a> {
+    pub shape: AttnShape,
+    pub rope: RopeOpts,
+    /// `(n_kv_heads, ctx, head_dim)` each.
+    pub kc: &'a wgpu::Buffer,
+    pub vc: &'a wgpu::Buffer,
+}
+
+/// Lanes of the subgroup matvec for `w` (0: a portable kernel runs). It
+/// works on whole 32-column blocks and reads a row set's scales as one
+/// tile column (quant::SCALE_TILE_ROWS), so the up rows of [gate; up]
+/// must start a tile.
+fn matvec_lanes(gpu: &Gpu, w: &Weight, n: usize, opts: &MatvecOpts) -> u32 {
+    let tiled_up = !opts.swiglu || n.is_multiple_of(crate::quant::SCALE_TILE_ROWS);
+    match gpu.info.subgroup_lanes {
+        Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) && tiled_up => lanes,
+        _ => 0,
+    }
+}
+
+/// Whether the decode matvec over `qkv` can apply `rope` in its epilogue
+/// (`MatvecOpts::rope`): the subgroup kernel with llama's adjacent pairs
+/// (NeoX pairs lie in different row sets).
+pub fn fuses_rope(gpu: &Gpu, qkv: &Weight, rope: RopeOpts) -> bool {
+    !rope.neox && matvec_lanes(gpu, qkv, qkv.rows, &MatvecOpts::default()) > 0
 }
 
 /// y: `(n,)` (+)= w `(n, k)` · x `(n_tokens, k)` at the step's last token.
@@ -60,14 +93,7 @@ pub fn matvec(
         }
         None => (x, 0.0), // bound but unused
     };
-    // The subgroup kernel works on whole 32-column blocks, and reads a row
-    // set's scales as one tile column (quant::SCALE_TILE_ROWS), so the up
-    // rows of [gate; up] must start a tile.
-    let tiled_up = !opts.swiglu || n.is_multiple_of(crate::quant::SCALE_TILE_ROWS);
-    let subgroup = match gpu.info.subgroup_lanes {
-        Some(lanes) if opts.layout.is_none() && w.cols.is_multiple_of(32) && tiled_up => lanes,
-        _ => 0,
-    };
+    let subgroup = matvec_lanes(gpu, w, n, &opts);
     let n32 = to_u32(n, "matvec rows")?;
     // Lanes per row set: asked for, else tuned; a power of two <= the lanes.
     let split = match opts.split.unwrap_or(gpu.info.matvec_split) {
@@ -90,8 +116,33 @@ pub fn matvec(
         split,
         layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
         tex: w.store.is_texture(),
+        rope: opts.rope.is_some(),
     };
     let params = w.params(n, eps)?;
+    // RoPE in the epilogue: its parameters and the caches follow the
+    // weight's bindings (gpu::kernels).
+    let mut tail_bufs = vec![];
+    if let Some(rf) = opts.rope {
+        if subgroup == 0 || rf.rope.neox || opts.swiglu || opts.residual {
+            return Err(Error::shape(
+                "matvec rope",
+                "RoPE fuses only into a plain subgroup matvec with llama pairs",
+            ));
+        }
+        if n != rf.shape.qkv_width() {
+            return Err(Error::shape(
+                "matvec rope",
+                format!("{n} rows for a q|k|v width of {}", rf.shape.qkv_width()),
+            ));
+        }
+        need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
+        need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
+        let rp = rope_params(rf.shape, rf.rope)?;
+        let rpb = gpu.uniform_init("matvec rope params", bytemuck::bytes_of(&rp))?;
+        tail_bufs = vec![rpb, rf.kc.clone(), rf.vc.clone()];
+    }
+    let tail: Vec<wgpu::BindingResource> =
+        tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
     let rows = if subgroup > 0 {
         MATVEC_SG_ROWS * (subgroup / split)
     } else {
@@ -104,6 +155,7 @@ pub fn matvec(
         bytemuck::bytes_of(&params),
         &w.store,
         &[x, y, nw],
+        &tail,
         Grid::Flat(groups),
         step,
     )
@@ -178,6 +230,7 @@ pub fn gemm_in_layout(
         bytemuck::bytes_of(&params),
         &w.store,
         &[x, y],
+        &[],
         Grid::Tokens {
             x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
             tile: tokens,
@@ -208,6 +261,7 @@ pub fn embed(
         bytemuck::bytes_of(&params),
         &table.store,
         &[tokens, y],
+        &[],
         Grid::Tokens {
             x: x_groups,
             tile: 1,
@@ -297,6 +351,27 @@ pub struct RopeOpts {
     pub neox: bool,
 }
 
+/// shaders/rope.wgsl's `RopeParams`, checked.
+fn rope_params(s: AttnShape, rope: RopeOpts) -> Result<RopeParams> {
+    s.check()?;
+    if rope.rope_dim > s.head_dim || !rope.rope_dim.is_multiple_of(2) {
+        return Err(Error::shape(
+            "rope",
+            format!("rope_dim {} for head_dim {}", rope.rope_dim, s.head_dim),
+        ));
+    }
+    Ok(RopeParams {
+        n_heads: to_u32(s.n_heads, "n_heads")?,
+        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
+        head_dim: to_u32(s.head_dim, "head_dim")?,
+        rope_dim: to_u32(rope.rope_dim, "rope_dim")?,
+        ctx: to_u32(s.ctx, "ctx")?,
+        neox: u32::from(rope.neox),
+        theta: rope.theta,
+        _pad: 0,
+    })
+}
+
 /// Rotates q of qkv `(n_tokens, qkv_width)` in place and writes rotated k
 /// and v to the caches `(n_kv_heads, ctx, head_dim)` at positions pos0 + t
 /// (k in qkv stays unrotated: attention reads keys from the cache).
@@ -311,26 +386,10 @@ pub fn rope_kv(
     vc: &wgpu::Buffer,
     max_tokens: usize,
 ) -> Result<Dispatch> {
-    s.check()?;
-    if rope.rope_dim > s.head_dim || !rope.rope_dim.is_multiple_of(2) {
-        return Err(Error::shape(
-            "rope",
-            format!("rope_dim {} for head_dim {}", rope.rope_dim, s.head_dim),
-        ));
-    }
+    let params = rope_params(s, rope)?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "rope qkv")?;
     need(kc, s.cache_elems() as u64, "k cache")?;
     need(vc, s.cache_elems() as u64, "v cache")?;
-    let params = RopeParams {
-        n_heads: to_u32(s.n_heads, "n_heads")?,
-        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
-        head_dim: to_u32(s.head_dim, "head_dim")?,
-        rope_dim: to_u32(rope.rope_dim, "rope_dim")?,
-        ctx: to_u32(s.ctx, "ctx")?,
-        neox: u32::from(rope.neox),
-        theta: rope.theta,
-        _pad: 0,
-    };
     let slots = to_u32(s.qkv_width() / 2, "rope slots")?;
     Dispatch::new(
         gpu,

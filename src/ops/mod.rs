@@ -59,30 +59,34 @@ impl Dispatch {
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
-        Self::bind(gpu, kernel, params, None, buffers, grid, step)
+        Self::bind(gpu, kernel, params, None, buffers, &[], grid, step)
     }
 
     /// A launch of a weight kernel: the weight is binding 2, then `rest`
-    /// (and, for the subgroup matvec on a buffer, the weight again as
-    /// binding 6: its word view).
+    /// (and, for the subgroup matvec on a buffer, the weight again: its
+    /// word view), then `tail`.
+    #[allow(clippy::too_many_arguments)]
     fn with_weight(
         gpu: &Gpu,
         kernel: Kernel,
         params: &[u8],
         w: &WeightStore,
         rest: &[&wgpu::Buffer],
+        tail: &[wgpu::BindingResource],
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
-        Self::bind(gpu, kernel, params, Some(w), rest, grid, step)
+        Self::bind(gpu, kernel, params, Some(w), rest, tail, grid, step)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         gpu: &Gpu,
         kernel: Kernel,
         params: &[u8],
         w: Option<&WeightStore>,
         buffers: &[&wgpu::Buffer],
+        tail: &[wgpu::BindingResource],
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
@@ -92,9 +96,18 @@ impl Dispatch {
             vec![step.as_entire_binding(), params.as_entire_binding()];
         all.extend(w.map(WeightStore::resource));
         all.extend(buffers.iter().map(|b| b.as_entire_binding()));
-        if let Some(w) = w.filter(|_| all.len() < kernel.bindings().len()) {
+        let word_view = matches!(
+            kernel,
+            Kernel::Matvec {
+                subgroup: 1..,
+                tex: false,
+                ..
+            }
+        );
+        if let Some(w) = w.filter(|_| word_view) {
             all.push(w.resource());
         }
+        all.extend(tail.iter().cloned());
         let bind_group = gpu.bind_group(kernel, &all)?;
         Ok(Dispatch {
             kernel,

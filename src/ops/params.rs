@@ -130,6 +130,7 @@ mod tests {
                 split: subgroup,
                 layout,
                 tex: false,
+                rope: false,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
@@ -162,6 +163,23 @@ mod tests {
             "NormParams",
             NormParams,
             [dim, eps, _pad0, _pad1]
+        );
+        let fused = Kernel::Matvec {
+            ty,
+            fuse_norm: true,
+            swiglu: false,
+            residual: false,
+            subgroup: 8,
+            split: 2,
+            layout: MatvecLayout::Groups,
+            tex: true,
+            rope: true,
+        };
+        check!(
+            fused,
+            "RopeParams",
+            RopeParams,
+            [n_heads, n_kv_heads, head_dim, rope_dim, ctx, neox, theta, _pad]
         );
         check!(
             Kernel::RopeKv,

@@ -174,6 +174,7 @@ impl Timed {
                         Variant::Layout(_) => None,
                         Variant::Split(s) => Some(s),
                     },
+                    rope: None,
                 },
             )?,
             Kind::Gemm(layout) => {

@@ -4,6 +4,8 @@
 // A benchmark, not a test: `cargo xtask bench` runs it; by hand:
 //
 //   node tests/browser/bench.mjs [--max-tokens 64] [--runs 3]
+//   node tests/browser/bench.mjs --profile 5   (edge-llm only: ms per
+//     decode op kind in Chromium, each op repeated 5 times; a tuning aid)
 //
 // Needs pkg/ (`cargo xtask pkg`) and the npm packages of tests/browser. The
 // page is cross-origin isolated (COOP/COEP) so wllama can use its
@@ -124,6 +126,27 @@ await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
 const base = `http://127.0.0.1:${server.address().port}/`;
 const browser = await launch();
 try {
+  if (opt.profile) {
+    const tab = await browser.context.newPage();
+    await tab.goto(base);
+    const ops = await tab.evaluate(async ({ reps, prompt }) => {
+      const m = await import("/pkg/index.js");
+      const e = await m.Engine.load("/model.gguf");
+      for await (const _ of e.generate(prompt, { maxTokens: 4 }));
+      const ops = await e._profile(reps);
+      const info = await e.info();
+      await e.dispose();
+      return { ops, adapter: info.adapter };
+    }, { reps: Number(opt.profile), prompt: PROMPT });
+    console.log(JSON.stringify(ops.adapter));
+    let total = 0;
+    for (const o of ops.ops.sort((a, b) => b.ms - a.ms)) {
+      total += o.ms;
+      console.log(`${o.ms.toFixed(2).padStart(9)} ms ${String(o.count).padStart(4)}x  ${o.kind}`);
+    }
+    console.log(`${total.toFixed(2).padStart(9)} ms per token`);
+    process.exit(0);
+  }
   const tab = await browser.context.newPage();
   await tab.goto(base);
   const e = await edgeLlm(tab);
