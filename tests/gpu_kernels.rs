@@ -172,9 +172,15 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
         want = r::add(&want, &y0);
     }
     // Every layout on both stores; the row GEMM also with subgroup x.
-    let mut layouts = vec![(MatvecLayout::Groups, false), (MatvecLayout::Rows, false)];
-    if ops::gemm_subgroup(g) {
-        layouts.push((MatvecLayout::Rows, true));
+    // x shared over 4 lanes (SwiftShader's subgroups) runs on wider ones
+    // too, so lavapipe checks both ways.
+    let mut layouts = vec![(MatvecLayout::Groups, 0), (MatvecLayout::Rows, 0)];
+    assert!(
+        ops::gemm_subgroup(g) >= 4,
+        "lavapipe grants subgroups of 8 lanes"
+    );
+    for lanes in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
+        layouts.push((MatvecLayout::Rows, lanes));
     }
     let cases = [&wb, &wt]
         .into_iter()

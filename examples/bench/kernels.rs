@@ -143,6 +143,7 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     // Forcing a layout skips the subgroup kernel.
                     layout: portable.then_some(MatvecLayout::Groups),
                     split: None,
+                    rope: None,
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

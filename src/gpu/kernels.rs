@@ -47,13 +47,14 @@ pub enum Kernel {
         rope: bool,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
-    /// is shared through subgroup broadcasts (subgroups of >= 8 lanes).
+    /// is shared through broadcasts within subgroups of at least that
+    /// many lanes (8, or 4 on SwiftShader); 0: every lane loads it.
     Gemm {
         ty: GgmlType,
         residual: bool,
         layout: MatvecLayout,
         tex: bool,
-        subgroup: bool,
+        subgroup: u32,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -149,7 +150,15 @@ impl Kernel {
                 }
                 v
             }
-            Kernel::Gemm { residual, .. } => vec![("RESIDUAL", b(residual))],
+            Kernel::Gemm {
+                residual, subgroup, ..
+            } => {
+                let mut v = vec![("RESIDUAL", b(residual))];
+                if subgroup > 0 {
+                    v.push(("XL", f64::from(subgroup)));
+                }
+                v
+            }
             Kernel::Attention {
                 subgroup,
                 hd4,
@@ -282,7 +291,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let entry = match kernel {
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
-            subgroup: true,
+            subgroup: 1..,
             ..
         } => include_str!("../../shaders/gemm_x/sg.wgsl"),
         Kernel::Gemm {
@@ -371,9 +380,10 @@ pub fn all_variants() -> Vec<Kernel> {
         v.push(Kernel::Embed { ty, tex });
         for residual in [false, true] {
             for (layout, subgroup) in [
-                (MatvecLayout::Groups, false),
-                (MatvecLayout::Rows, false),
-                (MatvecLayout::Rows, true),
+                (MatvecLayout::Groups, 0),
+                (MatvecLayout::Rows, 0),
+                (MatvecLayout::Rows, 4),
+                (MatvecLayout::Rows, 8),
             ] {
                 v.push(Kernel::Gemm {
                     ty,

@@ -177,14 +177,18 @@ pub fn gemm(
     gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout, subgroup)
 }
 
-/// Whether the row GEMM can share x through subgroup broadcasts: its 8
-/// tokens need subgroups of at least 8 lanes.
-pub fn gemm_subgroup(gpu: &Gpu) -> bool {
-    gpu.info.subgroup_lanes.is_some_and(|lanes| lanes >= 8)
+/// Lanes the row GEMM shares x over through subgroup broadcasts here: 8
+/// (one per token) where subgroups are that wide, 4 (two tokens each)
+/// where they have 4 lanes (SwiftShader), else 0 (no sharing).
+pub fn gemm_subgroup(gpu: &Gpu) -> u32 {
+    match gpu.info.subgroup_lanes {
+        Some(lanes) if lanes >= 4 => lanes.min(8),
+        _ => 0,
+    }
 }
 
-/// `gemm` in a given layout (tests, tuning); `subgroup` as
-/// `Kernel::Gemm`'s, only where `gemm_subgroup` allows it.
+/// `gemm` in a given layout (tests, tuning); `subgroup`: lanes sharing x
+/// as `Kernel::Gemm`'s (0, 4 or 8), at most what `gemm_subgroup` allows.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_in_layout(
     gpu: &Gpu,
@@ -195,12 +199,15 @@ pub fn gemm_in_layout(
     residual: bool,
     max_tokens: usize,
     layout: MatvecLayout,
-    subgroup: bool,
+    subgroup: u32,
 ) -> Result<Dispatch> {
-    if subgroup && !gemm_subgroup(gpu) {
+    if ![0, 4, 8].contains(&subgroup) || subgroup > gemm_subgroup(gpu) {
         return Err(Error::option(
             "gemm subgroup",
-            "this adapter has no subgroups of 8 or more lanes",
+            format!(
+                "x over {subgroup} lanes; this adapter allows 0..={}",
+                gemm_subgroup(gpu)
+            ),
         ));
     }
     if !w.cols.is_multiple_of(32) {
@@ -222,7 +229,11 @@ pub fn gemm_in_layout(
         residual,
         layout,
         tex: w.store.is_texture(),
-        subgroup: subgroup && layout == MatvecLayout::Rows,
+        subgroup: if layout == MatvecLayout::Rows {
+            subgroup
+        } else {
+            0
+        },
     };
     Dispatch::with_weight(
         gpu,

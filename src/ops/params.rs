@@ -135,9 +135,9 @@ mod tests {
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
         for (layout, subgroup) in [
-            (MatvecLayout::Groups, false),
-            (MatvecLayout::Rows, false),
-            (MatvecLayout::Rows, true),
+            (MatvecLayout::Groups, 0),
+            (MatvecLayout::Rows, 0),
+            (MatvecLayout::Rows, 8),
         ] {
             check!(
                 Kernel::Gemm {
