@@ -2,10 +2,12 @@
 //! quantized), activation buffers and KV cache allocated once, and three
 //! dispatch lists recorded once at load:
 //!
-//! - `decode`: one token, fused kernels (6 dispatches per layer + 3):
-//!   embed; per layer [norm+QKV matvec, RoPE+KV append, attention,
+//! - `decode`: one token, fused kernels (5 dispatches per layer + 3):
+//!   embed; per layer [norm+QKV matvec+RoPE+KV append, attention,
 //!   O matvec+residual, norm+gate/up+SiLU·mul matvec, down matvec+residual];
-//!   norm+LM-head matvec; sample.
+//!   norm+LM-head matvec; sample. Where the subgroup matvec cannot take
+//!   RoPE (`ops::fuses_rope`), a RoPE+KV append dispatch follows the QKV
+//!   matvec (6 per layer).
 //! - `prefill`: a batch of tokens through every layer with tiled GEMMs.
 //! - heads: `last` (norm+LM head of the last token, then sample) or `all`
 //!   (logits of every token, for scoring).
