@@ -7,10 +7,13 @@ struct WParams {
     aux: f32,          // matvec: RMSNorm epsilon when FUSE_NORM; embed: output scale
 }
 
-// Unit (a word for Q4_1, 16 bits for Q8_0 / Q4_0) of the scale of block j of
-// `row`, counted from scale_offset: tiles of 16 rows, block-major inside a
-// tile (quant::repack), so a 16-row set's scales of one block are adjacent.
-fn scale_unit(row: u32, j: u32) -> u32 {
+// Slot of block j of `row` in tiles of 16 rows, block-major inside a tile
+// (quant::repack): the block's quants (in units of a block's quant words
+// from word 0) and its scale (a word for Q4_1, 16 bits for Q8_0 / Q4_0,
+// from scale_offset) both sit there. So a 16-row set's blocks j are
+// adjacent, their scales one to four 16-byte loads, and a matvec streams
+// its weights in order.
+fn tile_unit(row: u32, j: u32) -> u32 {
     return (row / 16u) * 16u * (wp.k / 32u) + j * 16u + row % 16u;
 }
 

@@ -10,8 +10,8 @@ fn unit_x(u: u32) -> vec2<u32> {
 
 // dot(W[row, unit u], x) with xl, xh the x values at unit_x(u).
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
-    let b = row * (wp.k / 32u) + u / 4u;
-    let dm = unpack2x16float(wword(wp.scale_offset + scale_unit(row, u / 4u)));
+    let b = tile_unit(row, u / 4u);
+    let dm = unpack2x16float(wword(wp.scale_offset + tile_unit(row, u / 4u)));
     let q = vec4<u32>(wword(b * 4u + u % 4u)) >> vec4<u32>(0u, 8u, 16u, 24u);
     let lo = vec4<f32>(q & vec4<u32>(15u));
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
@@ -25,8 +25,8 @@ struct Unit {
 }
 
 fn unit_w(row: u32, u: u32) -> Unit {
-    let b = row * (wp.k / 32u) + u / 4u;
-    let dm = unpack2x16float(wword(wp.scale_offset + scale_unit(row, u / 4u)));
+    let b = tile_unit(row, u / 4u);
+    let dm = unpack2x16float(wword(wp.scale_offset + tile_unit(row, u / 4u)));
     let q = vec4<u32>(wword(b * 4u + u % 4u)) >> vec4<u32>(0u, 8u, 16u, 24u);
     let lo = vec4<f32>(q & vec4<u32>(15u));
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));

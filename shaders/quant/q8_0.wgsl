@@ -12,9 +12,9 @@ fn i8x4(v: u32) -> vec4<f32> {
 }
 
 fn unit_dot(row: u32, u: u32, xl: vec4<f32>, xh: vec4<f32>) -> f32 {
-    let b = row * (wp.k / 32u) + u / 4u;
+    let b = tile_unit(row, u / 4u);
     let j = u % 4u;
-    let d = scale_half(scale_unit(row, u / 4u));
+    let d = scale_half(tile_unit(row, u / 4u));
     return d * (dot(i8x4(wword(b * 8u + 2u * j)), xl) + dot(i8x4(wword(b * 8u + 2u * j + 1u)), xh));
 }
 
@@ -25,8 +25,8 @@ struct Unit {
 }
 
 fn unit_w(row: u32, u: u32) -> Unit {
-    let b = row * (wp.k / 32u) + u / 4u;
+    let b = tile_unit(row, u / 4u);
     let j = u % 4u;
-    let d = scale_half(scale_unit(row, u / 4u));
+    let d = scale_half(tile_unit(row, u / 4u));
     return Unit(i8x4(wword(b * 8u + 2u * j)) * d, i8x4(wword(b * 8u + 2u * j + 1u)) * d);
 }

@@ -6,7 +6,7 @@ fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
 }
 
 fn blk_dot_d(row: u32, j: u32, xb: XBlock, d: f32) -> f32 {
-    let b = row * (wp.k / 32u) + j;
+    let b = tile_unit(row, j);
     let q = wvec4(b);
     let s = nib_dot(q.x, xb.v0, xb.v4) + nib_dot(q.y, xb.v1, xb.v5)
           + nib_dot(q.z, xb.v2, xb.v6) + nib_dot(q.w, xb.v3, xb.v7);
@@ -21,7 +21,7 @@ struct SetScales {
 }
 
 fn set_scales(row0: u32, j: u32) -> SetScales {
-    let t = (wp.scale_offset + scale_unit(row0, j) / 2u) / 4u;
+    let t = (wp.scale_offset + tile_unit(row0, j) / 2u) / 4u;
     return SetScales(wvec4(t), wvec4(t + 1u));
 }
 

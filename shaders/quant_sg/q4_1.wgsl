@@ -1,14 +1,14 @@
 // Q4_1 for the subgroup matvec (matvec_sg.wgsl): dot(W[row, block j], xb).
 // The block's 4 quant words are one 16-byte load (wvec4(b)); word i holds
 // columns 4i..4i+3 (low nibbles, xb.v_i) and 4i+16.. (high, xb.v_{i+4});
-// the mins need only the block's x sum. Scale word: scale_unit(row, j).
+// the mins need only the block's x sum. Scale word: tile_unit(row, j).
 fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
     let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
     return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
 }
 
 fn blk_dot_w(row: u32, j: u32, xb: XBlock, sw: u32) -> f32 {
-    let b = row * (wp.k / 32u) + j;
+    let b = tile_unit(row, j);
     let q = wvec4(b);
     let dm = unpack2x16float(sw);
     let s = nib_dot(q.x, xb.v0, xb.v4) + nib_dot(q.y, xb.v1, xb.v5)
@@ -27,7 +27,7 @@ struct SetScales {
 }
 
 fn set_scales(row0: u32, j: u32) -> SetScales {
-    let t = (wp.scale_offset + scale_unit(row0, j)) / 4u;
+    let t = (wp.scale_offset + tile_unit(row0, j)) / 4u;
     return SetScales(wvec4(t), wvec4(t + 1u), wvec4(t + 2u), wvec4(t + 3u));
 }
 

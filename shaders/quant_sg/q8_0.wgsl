@@ -6,7 +6,7 @@ fn i8x4(v: u32) -> vec4<f32> {
 }
 
 fn blk_dot_d(row: u32, j: u32, xb: XBlock, d: f32) -> f32 {
-    let b = row * (wp.k / 32u) + j;
+    let b = tile_unit(row, j);
     let a = wvec4(2u * b);
     let c = wvec4(2u * b + 1u);
     let s = dot(i8x4(a.x), xb.v0) + dot(i8x4(a.y), xb.v1) + dot(i8x4(a.z), xb.v2)
@@ -23,7 +23,7 @@ struct SetScales {
 }
 
 fn set_scales(row0: u32, j: u32) -> SetScales {
-    let t = (wp.scale_offset + scale_unit(row0, j) / 2u) / 4u;
+    let t = (wp.scale_offset + tile_unit(row0, j) / 2u) / 4u;
     return SetScales(wvec4(t), wvec4(t + 1u));
 }
 

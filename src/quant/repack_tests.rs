@@ -75,32 +75,38 @@ fn repack_round_trips_every_type() {
 #[test]
 fn layout_word_counts_and_offsets() {
     let mut rng = Rng(7);
-    // 3 rows of 5 blocks: one scale tile of 16 rows, 13 of them padding.
+    // 3 rows of 5 blocks: one tile of 16 rows, 13 of them padding: 80
+    // slots of quants, then 80 scale units.
     let (rows, cols) = (3, 160);
-    let nb = 15usize;
-    let units = 16 * 5;
+    let slots = 16 * 5;
     let b = random_tensor(GgmlType::Q8_0, rows * cols, &mut rng);
     let r = repack(GgmlType::Q8_0, &b, rows, cols).unwrap();
-    assert_eq!(r.scale_offset as usize, nb * 8);
-    assert_eq!(r.words.len(), nb * 8 + units / 2);
-    // Block 14 (row 2, block 4) is unit 4 * 16 + 2 = 66: the low half of
-    // scale word 33; unit 67 (row 3) is padding.
-    let w = r.words[nb * 8 + 33];
+    assert_eq!(r.scale_offset as usize, slots * 8);
+    assert_eq!(r.words.len(), slots * 8 + slots / 2);
+    // Block 14 (row 2, block 4) is slot 4 * 16 + 2 = 66: the low half of
+    // scale word 33; slot 67 (row 3) is padding.
+    let so = slots * 8;
+    let w = r.words[so + 33];
     assert_eq!(w & 0xFFFF, u32::from(le16(&b, 14 * 34)));
     assert_eq!(w >> 16, 0);
-    // Block 1 (row 0, block 1) is unit 16.
-    assert_eq!(r.words[nb * 8 + 8] & 0xFFFF, u32::from(le16(&b, 34)));
-    // Block 1's quants start at word 8, little-endian.
-    assert_eq!(r.words[8].to_le_bytes(), b[34 + 2..34 + 6]);
+    // Block 1 (row 0, block 1) is slot 16: scale unit 16, quants from
+    // word 16 * 8, little-endian.
+    assert_eq!(r.words[so + 8] & 0xFFFF, u32::from(le16(&b, 34)));
+    assert_eq!(r.words[16 * 8].to_le_bytes(), b[34 + 2..34 + 6]);
+    // Block 5 (row 1, block 0) is slot 1, right after block 0.
+    assert_eq!(r.words[8].to_le_bytes(), b[5 * 34 + 2..5 * 34 + 6]);
+    // Padding slots hold zero quants.
+    assert!(r.words[3 * 8..16 * 8].iter().all(|&w| w == 0));
 
     let b = random_tensor(GgmlType::Q4_1, rows * cols, &mut rng);
     let r = repack(GgmlType::Q4_1, &b, rows, cols).unwrap();
-    assert_eq!(r.scale_offset as usize, nb * 4);
-    assert_eq!(r.words.len(), nb * 4 + units);
-    // Block 2 (row 0, block 2) is unit 32.
-    let s = r.words[nb * 4 + 32];
+    assert_eq!(r.scale_offset as usize, slots * 4);
+    assert_eq!(r.words.len(), slots * 4 + slots);
+    // Block 2 (row 0, block 2) is slot 32.
+    let s = r.words[slots * 4 + 32];
     assert_eq!(s & 0xFFFF, u32::from(le16(&b, 40)));
     assert_eq!(s >> 16, u32::from(le16(&b, 42)));
+    assert_eq!(r.words[32 * 4].to_le_bytes(), b[40 + 4..40 + 8]);
 
     let b = random_tensor(GgmlType::F16, 4, &mut rng);
     let r = repack(GgmlType::F16, &b, 2, 2).unwrap();
