@@ -48,6 +48,22 @@ fn mac(s: Acc, wu: Unit, xu: XUnit) -> Acc {
     return Acc(s.a + a, s.b + b);
 }
 
+// The 4 rows' sums.
+struct Acc4 {
+    r0: Acc,
+    r1: Acc,
+    r2: Acc,
+    r3: Acc,
+}
+
+// Unit uu (a constant) of block j of the 4 rows (w0..w3), for the 8 tokens.
+fn mac4(s: Acc4, w0: WBlk, w1: WBlk, w2: WBlk, w3: WBlk, j: u32, uu: u32,
+        base: u32, last: u32, k4: u32, lane: u32) -> Acc4 {
+    let xu = x_unit(base, last, k4, unit_x(4u * j + uu) / 4u, lane);
+    return Acc4(mac(s.r0, blk_unit(w0, uu), xu), mac(s.r1, blk_unit(w1, uu), xu),
+                mac(s.r2, blk_unit(w2, uu), xu), mac(s.r3, blk_unit(w3, uu), xu));
+}
+
 fn store(s: Acc, row: u32, t0: u32, last: u32) {
     if row >= wp.n {
         return;
@@ -78,20 +94,23 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
     let k4 = wp.k / 4u;
     let base = t0 * k4; // first vec4 of token t0's row of x
-    var s0 = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
-    var s1 = s0;
-    var s2 = s0;
-    var s3 = s0;
-    let units = wp.k / 8u;
-    for (var u = 0u; u < units; u++) {
-        let xu = x_unit(base, last, k4, unit_x(u) / 4u, lane);
-        s0 = mac(s0, unit_w(rows.x, u), xu);
-        s1 = mac(s1, unit_w(rows.y, u), xu);
-        s2 = mac(s2, unit_w(rows.z, u), xu);
-        s3 = mac(s3, unit_w(rows.w, u), xu);
+    let z = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
+    var s = Acc4(z, z, z, z);
+    // Block by block: each row's block is fetched once (blk_w) and its 4
+    // units decoded from registers; on CPU drivers the fetches, not the
+    // arithmetic, set the speed.
+    for (var j = 0u; j < wp.k / 32u; j++) {
+        let w0 = blk_w(rows.x, j);
+        let w1 = blk_w(rows.y, j);
+        let w2 = blk_w(rows.z, j);
+        let w3 = blk_w(rows.w, j);
+        s = mac4(s, w0, w1, w2, w3, j, 0u, base, last, k4, lane);
+        s = mac4(s, w0, w1, w2, w3, j, 1u, base, last, k4, lane);
+        s = mac4(s, w0, w1, w2, w3, j, 2u, base, last, k4, lane);
+        s = mac4(s, w0, w1, w2, w3, j, 3u, base, last, k4, lane);
     }
-    store(s0, row0, t0, last);
-    store(s1, row0 + LANES, t0, last);
-    store(s2, row0 + 2u * LANES, t0, last);
-    store(s3, row0 + 3u * LANES, t0, last);
+    store(s.r0, row0, t0, last);
+    store(s.r1, row0 + LANES, t0, last);
+    store(s.r2, row0 + 2u * LANES, t0, last);
+    store(s.r3, row0 + 3u * LANES, t0, last);
 }

@@ -23,3 +23,18 @@ fn unit_w(row: u32, u: u32) -> Unit {
     return Unit(vec4<f32>(unpack2x16float(wword(base)), unpack2x16float(wword(base + 1u))),
                 vec4<f32>(unpack2x16float(wword(base + 2u)), unpack2x16float(wword(base + 3u))));
 }
+
+// Row GEMM path (see q4_1.wgsl): a unit is one 16-byte fetch.
+struct WBlk {
+    base: u32, // first vec4 of the block
+}
+
+fn blk_w(row: u32, j: u32) -> WBlk {
+    return WBlk((row * wp.k + 32u * j) / 8u);
+}
+
+fn blk_unit(b: WBlk, uu: u32) -> Unit {
+    let v = wvec4(b.base + uu);
+    return Unit(vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)),
+                vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w)));
+}

@@ -31,3 +31,21 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u)) - vec4<f32>(8.0);
     return Unit(lo * d, hi * d);
 }
+
+// Row GEMM path (see q4_1.wgsl).
+struct WBlk {
+    q: vec4<u32>,
+    d: f32,
+}
+
+fn blk_w(row: u32, j: u32) -> WBlk {
+    let s = tile_unit(row, j);
+    return WBlk(wvec4(s), scale_half(s));
+}
+
+fn blk_unit(b: WBlk, uu: u32) -> Unit {
+    let q = vec4<u32>(b.q[uu]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let lo = vec4<f32>(q & vec4<u32>(15u)) - vec4<f32>(8.0);
+    let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u)) - vec4<f32>(8.0);
+    return Unit(lo * b.d, hi * b.d);
+}

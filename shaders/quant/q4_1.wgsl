@@ -32,3 +32,23 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
     return Unit(lo * dm.x + dm.y, hi * dm.x + dm.y);
 }
+
+// Row GEMM path (gemm_row.wgsl): block j of `row` in one 16-byte fetch and
+// its scale word (blk_w), then its 4 units from registers (blk_unit, uu a
+// constant), instead of two fetches per unit.
+struct WBlk {
+    q: vec4<u32>,
+    dm: vec2<f32>,
+}
+
+fn blk_w(row: u32, j: u32) -> WBlk {
+    let s = tile_unit(row, j);
+    return WBlk(wvec4(s), unpack2x16float(wword(wp.scale_offset + s)));
+}
+
+fn blk_unit(b: WBlk, uu: u32) -> Unit {
+    let q = vec4<u32>(b.q[uu]) >> vec4<u32>(0u, 8u, 16u, 24u);
+    let lo = vec4<f32>(q & vec4<u32>(15u));
+    let hi = vec4<f32>((q >> vec4<u32>(4u)) & vec4<u32>(15u));
+    return Unit(lo * b.dm.x + b.dm.y, hi * b.dm.x + b.dm.y);
+}

@@ -30,3 +30,21 @@ fn unit_w(row: u32, u: u32) -> Unit {
     let d = scale_half(tile_unit(row, u / 4u));
     return Unit(i8x4(wword(b * 8u + 2u * j)) * d, i8x4(wword(b * 8u + 2u * j + 1u)) * d);
 }
+
+// Row GEMM path (see q4_1.wgsl): the block's 8 words in two fetches.
+struct WBlk {
+    a: vec4<u32>, // units 0, 1
+    b: vec4<u32>, // units 2, 3
+    d: f32,
+}
+
+fn blk_w(row: u32, j: u32) -> WBlk {
+    let s = tile_unit(row, j);
+    return WBlk(wvec4(2u * s), wvec4(2u * s + 1u), scale_half(s));
+}
+
+fn blk_unit(b: WBlk, uu: u32) -> Unit {
+    let v = select(b.a, b.b, uu >= 2u);
+    let i = 2u * (uu % 2u);
+    return Unit(i8x4(v[i]) * b.d, i8x4(v[i + 1u]) * b.d);
+}

@@ -5,3 +5,7 @@
 fn wword(i: u32) -> u32 {
     return w[i];
 }
+
+fn wvec4(t: u32) -> vec4<u32> {
+    return vec4<u32>(w[4u * t], w[4u * t + 1u], w[4u * t + 2u], w[4u * t + 3u]);
+}
