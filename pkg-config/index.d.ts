@@ -238,9 +238,9 @@ export interface AdapterInfo {
    * invocation, software adapters such as SwiftShader).
    */
   matvecLayout: "groups" | "rows";
-  /** What that benchmark measured, ms: [groups, rows]. */
+  /** What that benchmark measured, ms: [groups, rows]; zeros where it did not run (the subgroup kernels replace these layouts). */
   matvecTuneMs: [number, number];
-  /** The same for the prefill GEMM (raced separately: on lavapipe the row GEMM wins while the cooperative matvec does). */
+  /** The same for the prefill GEMM (raced separately: on lavapipe the row GEMM wins while the cooperative matvec does; CPU adapters take "rows" without a race, zeros). */
   gemmLayout: "groups" | "rows";
   gemmTuneMs: [number, number];
   /**
@@ -257,6 +257,8 @@ export interface AdapterInfo {
   weightTextures: boolean;
   /** What that benchmark measured, ms: [buffer, texture]. */
   textureTuneMs: [number, number];
+  /** Wall time of all those benchmarks at load (shader compiles included), ms. */
+  tuneTotalMs: number;
 }
 
 export interface EngineInfo {

@@ -724,3 +724,49 @@ fn builders_reject_bad_shapes() {
 
 #[path = "kernel_util/sample_tests.rs"]
 mod sample_tests;
+
+/// `Tuning::Race` runs every race there is on lavapipe, and the row GEMM
+/// wins it by the margin `Tuning::Auto` relies on for CPU adapters, which
+/// race nothing once the adapter has subgroups.
+#[test]
+fn tuning_races_and_cpu_defaults() {
+    use edge_llm::gpu::Gpu;
+    use edge_llm::ops::Tuning;
+    let mut raced = pollster::block_on(Gpu::new()).unwrap();
+    assert!(
+        raced.info.cpu && raced.info.subgroup_lanes.is_some(),
+        "lavapipe expected"
+    );
+    pollster::block_on(ops::tune_with(&mut raced, Tuning::Race)).unwrap();
+    let i = &raced.info;
+    for (what, ms) in [
+        ("matvec", i.matvec_tune_ms),
+        ("split", i.split_tune_ms),
+        ("texture", i.texture_tune_ms),
+        ("gemm", i.gemm_tune_ms),
+    ] {
+        assert!(
+            ms.iter().all(|&t| t > 0.0 && t.is_finite()),
+            "{what} race: {ms:?}"
+        );
+    }
+    assert_eq!(
+        i.gemm_layout,
+        MatvecLayout::Rows,
+        "gemm race {:?}",
+        i.gemm_tune_ms
+    );
+
+    let mut auto = pollster::block_on(Gpu::new()).unwrap();
+    pollster::block_on(ops::tune(&mut auto)).unwrap();
+    let a = &auto.info;
+    assert_eq!(
+        (a.matvec_split, a.weight_textures, a.gemm_layout),
+        (2, true, MatvecLayout::Rows)
+    );
+    assert_eq!(
+        (a.matvec_tune_ms, a.gemm_tune_ms),
+        ([0.0; 2], [0.0; 2]),
+        "CPU adapters race nothing"
+    );
+}

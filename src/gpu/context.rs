@@ -26,11 +26,13 @@ pub struct GpuInfo {
     pub max_buffer_size: u64,
     /// The matvec layout decode uses here (`ops::tune` picks it at load).
     pub matvec_layout: MatvecLayout,
-    /// What `ops::tune` measured: ms for its matvec as [groups, rows].
+    /// What `ops::tune` measured: ms for its matvec as [groups, rows]
+    /// (zeros: not raced, the subgroup matvec runs instead).
     pub matvec_tune_ms: [f64; 2],
     /// The prefill GEMM layout (`ops::tune` picks it at load).
     pub gemm_layout: MatvecLayout,
-    /// What `ops::tune` measured for its GEMM: [groups, rows] ms.
+    /// What `ops::tune` measured for its GEMM: [groups, rows] ms (zeros:
+    /// not raced, CPU adapters take the row GEMM).
     pub gemm_tune_ms: [f64; 2],
     /// Lanes per row set of the subgroup matvec (shaders/matvec_sg.wgsl
     /// `SPLIT`): all of `subgroup_lanes` unless `ops::tune` measured 2 as
@@ -44,6 +46,9 @@ pub struct GpuInfo {
     pub weight_textures: bool,
     /// What `ops::tune` measured for that matvec: [buffer, texture] ms.
     pub texture_tune_ms: [f64; 2],
+    /// Wall time of the whole of `ops::tune` (pipeline compiles included),
+    /// part of the load time.
+    pub tune_total_ms: f64,
 }
 
 /// The device, its queue and the compiled kernels.
@@ -137,6 +142,7 @@ impl Gpu {
             split_tune_ms: [0.0; 2],
             weight_textures: false,
             texture_tune_ms: [0.0; 2],
+            tune_total_ms: 0.0,
         };
         info.matvec_split = info.subgroup_lanes.unwrap_or(0);
         Ok(Gpu {

@@ -9,7 +9,7 @@ mod tune;
 mod weight;
 
 pub use builders::*;
-pub use tune::tune;
+pub use tune::{tune, tune_with, Tuning};
 pub use weight::{Weight, WeightStore, WEIGHT_TEXELS_PER_ROW};
 
 use crate::gpu::{Gpu, Kernel};

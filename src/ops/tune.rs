@@ -27,8 +27,8 @@ const MARGIN: f64 = 0.8;
 const SPLIT_MARGIN: f64 = 0.95;
 
 /// Sets `gpu.info.matvec_layout` and `gemm_layout` to the faster layouts
-/// on this device. They are raced separately: on lavapipe the cooperative
-/// matvec wins by 3x while the row GEMM wins by 2x. Where the subgroup
+/// on this device (`Tuning::Auto`). They are raced separately: on lavapipe
+/// the cooperative matvec wins by 3x while the row GEMM wins by 10x. Where the subgroup
 /// matvec runs, also sets `matvec_split`: lavapipe runs it 1.3-2x faster
 /// with row sets of 2 lanes (fewer, fuller workgroups) than with one set
 /// of all 8; GPUs want the many workgroups of the wide sets. Then it
@@ -36,7 +36,51 @@ const SPLIT_MARGIN: f64 = 0.95;
 /// `weight_textures` (textures win on lavapipe: ops::weight), before
 /// racing the GEMM layouts on the chosen store.
 pub async fn tune(gpu: &mut Gpu) -> Result<()> {
-    use Kind::{Gemm, Matvec};
+    tune_with(gpu, Tuning::Auto).await
+}
+
+/// How much `tune_with` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tuning {
+    /// Race what decides something here. Each race compiles its kernels
+    /// (~1 s each on SwiftShader, where racing everything took 6 of a
+    /// 9 s load), so CPU adapters (lavapipe, SwiftShader, by device type)
+    /// take the winners every race there has picked by a clear margin:
+    /// row sets of 2 lanes (lavapipe 1.3-2x, SwiftShader ~1.15x), weights
+    /// in textures (1.2x, 1.7x) and the row GEMM (~10x, ~5x).
+    Auto,
+    /// Race everything the adapter has (tests, benchmarks).
+    Race,
+}
+
+/// `tune`, measuring as much as `how` says.
+pub async fn tune_with(gpu: &mut Gpu, how: Tuning) -> Result<()> {
+    let t0 = crate::gpu::now_ms();
+    if how == Tuning::Auto && gpu.info.cpu {
+        cpu_defaults(gpu).await?;
+    } else {
+        race_layouts(gpu).await?;
+    }
+    gpu.info.tune_total_ms = crate::gpu::now_ms() - t0;
+    Ok(())
+}
+
+/// `Tuning::Auto` on a CPU adapter: the known winners; only the portable
+/// matvec layouts, which rank differently on lavapipe and SwiftShader,
+/// are raced, and only where no subgroup matvec replaces them.
+async fn cpu_defaults(gpu: &mut Gpu) -> Result<()> {
+    if let Some(4..) = gpu.info.subgroup_lanes {
+        gpu.info.matvec_split = 2;
+        gpu.info.weight_textures = true;
+    } else {
+        race_matvec_layouts(gpu).await?;
+    }
+    gpu.info.gemm_layout = MatvecLayout::Rows;
+    Ok(())
+}
+
+async fn race_matvec_layouts(gpu: &mut Gpu) -> Result<()> {
+    use Kind::Matvec;
     use MatvecLayout::{Groups, Rows};
     let mv = race(
         gpu,
@@ -50,6 +94,13 @@ pub async fn tune(gpu: &mut Gpu) -> Result<()> {
     .await?;
     gpu.info.matvec_tune_ms = mv;
     gpu.info.matvec_layout = pick(mv);
+    Ok(())
+}
+
+async fn race_layouts(gpu: &mut Gpu) -> Result<()> {
+    use Kind::{Gemm, Matvec};
+    use MatvecLayout::{Groups, Rows};
+    race_matvec_layouts(gpu).await?;
     if let Some(lanes @ 4..) = gpu.info.subgroup_lanes {
         let wide = Matvec(Variant::Split(lanes));
         let narrow = Matvec(Variant::Split(2));

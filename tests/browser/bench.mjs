@@ -164,6 +164,7 @@ try {
     subgroup_lanes: e.info.adapter.subgroupLanes,
     matvec_split: e.info.adapter.matvecSplit,
     weight_textures: e.info.adapter.weightTextures,
+    tune_ms: e.info.adapter.tuneTotalMs,
     ttft_ms: median(e.runs.map((r) => r.ttft_ms)),
     decode_tok_s: median(e.runs.map((r) => r.decode_tok_s)),
     prefill_tok_s: median(e.runs.map((r) => r.prefill_tok_s)),
