@@ -770,3 +770,19 @@ fn tuning_races_and_cpu_defaults() {
         "CPU adapters race nothing"
     );
 }
+
+/// Weights asked for in a texture the adapter's textures cannot hold go to
+/// a buffer, and the kernels read them there.
+#[test]
+fn weights_too_big_for_a_texture_fall_back_to_a_buffer() {
+    let mut small = pollster::block_on(edge_llm::gpu::Gpu::new()).unwrap();
+    small.info.max_texture_2d = 4096; // below the 8192-texel rows
+    let mut rng = Rng::new(12);
+    let (rows, k) = (64, 128);
+    let bytes = rand_weight(&mut rng, GgmlType::Q4_1, rows, k);
+    let w = Weight::upload_to(&small, "w", GgmlType::Q4_1, &bytes, rows, k, true).unwrap();
+    assert!(!w.store.is_texture(), "a texture past the adapter's limit");
+    let g = gpu();
+    let t = Weight::upload_to(g, "w", GgmlType::Q4_1, &bytes, rows, k, true).unwrap();
+    assert!(t.store.is_texture());
+}

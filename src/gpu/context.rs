@@ -24,6 +24,8 @@ pub struct GpuInfo {
     pub subgroup_lanes: Option<u32>,
     pub max_storage_binding: u64,
     pub max_buffer_size: u64,
+    /// Texels per side of a 2-D texture (weights in textures).
+    pub max_texture_2d: u32,
     /// The matvec layout decode uses here (`ops::tune` picks it at load).
     pub matvec_layout: MatvecLayout,
     /// What `ops::tune` measured: ms for its matvec as [groups, rows]
@@ -134,6 +136,7 @@ impl Gpu {
                 .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
+            max_texture_2d: limits.max_texture_dimension_2d,
             matvec_layout: MatvecLayout::default(),
             matvec_tune_ms: [0.0; 2],
             gemm_layout: MatvecLayout::default(),

@@ -22,18 +22,15 @@ pub enum WeightStore {
 }
 
 impl WeightStore {
-    /// Room for `words` words: a texture when `texture`, else a buffer.
+    /// Room for `words` words: a texture when `texture` and the adapter's
+    /// textures can hold them, else a buffer (textures are only faster:
+    /// the kernels read either, `Kernel::*::tex`).
     pub fn new(gpu: &Gpu, label: &str, words: u64, texture: bool) -> Result<WeightStore> {
-        if !texture {
-            return Ok(WeightStore::Buffer(gpu.storage(label, words * 4)?));
-        }
         let texels = words.div_ceil(4).max(1);
         let rows = texels.div_ceil(u64::from(WEIGHT_TEXELS_PER_ROW));
-        let max = u64::from(gpu.device.limits().max_texture_dimension_2d);
-        if rows > max || max < u64::from(WEIGHT_TEXELS_PER_ROW) {
-            return Err(Error::Unsupported(format!(
-                "{label}: {words} words exceed a {WEIGHT_TEXELS_PER_ROW}x{max} texture"
-            )));
+        let max = u64::from(gpu.info.max_texture_2d);
+        if !texture || rows > max || max < u64::from(WEIGHT_TEXELS_PER_ROW) {
+            return Ok(WeightStore::Buffer(gpu.storage(label, words * 4)?));
         }
         let tex = gpu.device.create_texture(&wgpu::TextureDescriptor {
             label: Some(label),

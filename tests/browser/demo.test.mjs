@@ -32,14 +32,17 @@ let page;
 const flaky = { mode: "up", cutAt: 30_000_000 };
 
 // When set, pkg/worker.js comes with a prologue that makes the adapter
-// report a 16 MiB maxBufferSize: the model no longer fits, as on a small GPU.
+// report a 16 MiB maxBufferSize and 4096-texel textures (too small for the
+// engine's weight textures, so weights fall back to buffers): the model no
+// longer fits, as on a small GPU.
 const smallGpu = { on: false };
 const SMALL_GPU_PROLOGUE = `{
   const limits = Object.getOwnPropertyDescriptor(GPUAdapter.prototype, "limits");
   Object.defineProperty(GPUAdapter.prototype, "limits", {
     get() {
       const real = limits.get.call(this);
-      return new Proxy(real, { get: (t, k) => (k === "maxBufferSize" ? 16 << 20 : Reflect.get(t, k)) });
+      const small = { maxBufferSize: 16 << 20, maxTextureDimension2D: 4096 };
+      return new Proxy(real, { get: (t, k) => (k in small ? small[k] : Reflect.get(t, k)) });
     },
   });
 }
