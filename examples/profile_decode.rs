@@ -1,7 +1,8 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL] [--prefill N]`.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N [--pos P]]`.
 //! Each op of the decode list (or, with `--prefill N`, of the prefill list
-//! run on N tokens at position 0) is recorded REPS times in one submit.
+//! run on N tokens at position P, default 0) is recorded REPS times in one
+//! submit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -17,6 +18,11 @@ fn main() {
         .iter()
         .position(|a| a == "--prefill")
         .map(|i| args[i + 1].parse::<u32>().unwrap());
+    // Where the prefill chunk starts (attention grows with it).
+    let pos0 = args
+        .iter()
+        .position(|a| a == "--pos")
+        .map_or(0, |i| args[i + 1].parse::<u32>().unwrap());
     let arg = args
         .first()
         .filter(|a| !a.starts_with("--"))
@@ -57,9 +63,14 @@ fn main() {
     );
     let (ops, n_tokens) = match prefill {
         Some(n) => {
-            // The step uniform of an n-token prefill chunk at position 0.
+            // The step uniform of an n-token prefill chunk at position pos0
+            // (the cache holds 512 positions).
+            assert!(
+                pos0 + n <= 512,
+                "--pos {pos0} + --prefill {n} past the 512-token cache"
+            );
             let sp = SamplerParams::default();
-            s.model.set_step(&s.gpu, &sp.step(n, 0, 0));
+            s.model.set_step(&s.gpu, &sp.step(n, pos0, 0));
             (&s.model.prefill, n)
         }
         None => (&s.model.decode, 1),
