@@ -2,16 +2,7 @@
 // One workgroup per (head, token): scores for a chunk of keys go to
 // workgroup memory, softmax is kept online across chunks (running max and
 // sum), and each thread accumulates its own output dims.
-struct AttnParams {
-    n_heads: u32,
-    n_kv_heads: u32,
-    head_dim: u32,   // <= 256
-    ctx: u32,
-    window: u32,     // sliding window in tokens; 0 = none
-    _pad0: u32,
-    scale: f32,      // usually 1/sqrt(head_dim)
-    _pad1: u32,
-}
+// AttnParams: shaders/attn_params.wgsl.
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: AttnParams;
@@ -52,11 +43,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let hd = p.head_dim;
     let kvh = h / (p.n_heads / p.n_kv_heads);
     let stride = (p.n_heads + 2u * p.n_kv_heads) * hd;
-    let n_keys = step.pos0 + t + 1u;
-    var start = 0u;
-    if p.window > 0u && n_keys > p.window {
-        start = n_keys - p.window;
-    }
+    let keys = key_range(t);
+    let start = keys.x;
+    let n_keys = keys.y;
     for (var d = tid; d < hd; d += WG) {
         qs[d] = qkv[t * stride + h * hd + d];
     }

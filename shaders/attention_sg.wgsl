@@ -7,23 +7,9 @@
 // are merged once at the end with subgroup max/add: no workgroup memory, no
 // barriers, each K/V element loaded once. Shapes fixed per pipeline
 // (HD4 = head_dim / 4, GROUP * HD4 <= 64) so loops unroll into registers.
-struct AttnParams {
-    n_heads: u32,
-    n_kv_heads: u32,
-    head_dim: u32,
-    ctx: u32,
-    window: u32,     // sliding window in tokens; 0 = none
-    _pad0: u32,
-    scale: f32,      // usually 1/sqrt(head_dim)
-    _pad1: u32,
-}
 
-@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<uniform> p: AttnParams;
-@group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;      // (n_tokens, (n_heads + 2 n_kv) * head_dim)
-@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;       // (n_kv_heads, ctx, head_dim)
-@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;       // (n_kv_heads, ctx, head_dim)
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // (n_tokens, n_heads * head_dim)
+// AttnParams and the bindings (vec4 views): shaders/attn_params.wgsl,
+// shaders/attn_sg_bindings.wgsl.
 
 override WG: u32 = 8u;    // lanes: the adapter's minimum subgroup size
 override HD4: u32 = 16u;  // head_dim / 4
@@ -37,11 +23,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kvh = wid.x;
     let t = wid.y;
     let stride4 = (p.n_heads + 2u * p.n_kv_heads) * HD4;
-    let n_keys = step.pos0 + t + 1u;
-    var start = 0u;
-    if p.window > 0u && n_keys > p.window {
-        start = n_keys - p.window;
-    }
+    let keys = key_range(t);
+    let start = keys.x;
+    let n_keys = keys.y;
     var q: array<vec4<f32>, MAXV>;
     var acc: array<vec4<f32>, MAXV>;
     var m: array<f32, MAXG>;

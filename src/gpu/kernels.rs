@@ -196,6 +196,8 @@ const WEIGHT_BUFFER: &str = include_str!("../../shaders/weights/buffer.wgsl");
 const WEIGHT_BUFFER_SG: &str = include_str!("../../shaders/weights/buffer_sg.wgsl");
 const WEIGHT_TEXTURE: &str = include_str!("../../shaders/weights/texture.wgsl");
 const ROPE: &str = include_str!("../../shaders/rope.wgsl");
+const ATTN_PARAMS: &str = include_str!("../../shaders/attn_params.wgsl");
+const ATTN_SG_BINDINGS: &str = include_str!("../../shaders/attn_sg_bindings.wgsl");
 const MATVEC_ROPE: &str = include_str!("../../shaders/matvec_rope.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
@@ -222,8 +224,15 @@ fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
     Ok(match ty {
         GgmlType::F32 => include_str!("../../shaders/quant_sg/f32.wgsl"),
         GgmlType::F16 => include_str!("../../shaders/quant_sg/f16.wgsl"),
-        GgmlType::Q8_0 => include_str!("../../shaders/quant_sg/q8_0.wgsl"),
-        GgmlType::Q4_0 => include_str!("../../shaders/quant_sg/q4_0.wgsl"),
+        // The two types with f16 scales share their scale reader.
+        GgmlType::Q8_0 => concat!(
+            include_str!("../../shaders/quant_sg/q8_0.wgsl"),
+            include_str!("../../shaders/quant_sg/scales16.wgsl")
+        ),
+        GgmlType::Q4_0 => concat!(
+            include_str!("../../shaders/quant_sg/q4_0.wgsl"),
+            include_str!("../../shaders/quant_sg/scales16.wgsl")
+        ),
         GgmlType::Q4_1 => include_str!("../../shaders/quant_sg/q4_1.wgsl"),
         other => {
             return Err(Error::Unsupported(format!(
@@ -323,6 +332,8 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             "fn rope_store(row: u32, a: f32, b: f32) {}\n".to_string()
         }
         Kernel::RopeKv => ROPE.to_string(),
+        Kernel::Attention { subgroup: 0, .. } => ATTN_PARAMS.to_string(),
+        Kernel::Attention { .. } => format!("{ATTN_PARAMS}\n{ATTN_SG_BINDINGS}"),
         _ => String::new(),
     };
     Ok(format!(

@@ -1,0 +1,7 @@
+// Bindings of the subgroup attention kernels (attention.wgsl's, as vec4 views).
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: AttnParams;
+@group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;      // (n_tokens, (n_heads + 2 n_kv) * head_dim)
+@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;       // (n_kv_heads, ctx, head_dim)
+@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;       // (n_kv_heads, ctx, head_dim)
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // (n_tokens, n_heads * head_dim)
