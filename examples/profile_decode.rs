@@ -1,5 +1,5 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL] [--prefill N [--pos P]]`.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N [--pos P]] [--soak S]`.
 //! Each op of the decode list (or, with `--prefill N`, of the prefill list
 //! run on N tokens at position P, default 0) is recorded REPS times in one
 //! submit.
@@ -55,6 +55,19 @@ fn main() {
             ids.len()
         );
     }
+    // A real decode run beside the list timings below: what a step costs
+    // on top of its dispatches (uniform write, readback, host work).
+    e.session.reset();
+    let long = GenerateOptions {
+        max_tokens: 64,
+        ..Default::default()
+    };
+    let g = pollster::block_on(e.generate(&ids, &long, |_| Flow::Continue)).unwrap();
+    println!(
+        "generate 64: decode {:.2} tok/s ({:.2} ms a token)",
+        g.stats.decode_tok_s,
+        1000.0 / g.stats.decode_tok_s
+    );
     let s = &e.session;
     let i = &s.gpu.info;
     println!(
@@ -127,4 +140,23 @@ fn main() {
         "{:9.2} ms per whole list (median of 3 submits of {REPS} lists)",
         whole[1]
     );
+    // `--soak S`: run whole lists for S more seconds, for a profiler
+    // attached to this process (`perf record -p PID`).
+    let soak = args
+        .iter()
+        .position(|a| a == "--soak")
+        .map_or(0.0, |i| args[i + 1].parse::<f64>().unwrap());
+    println!("soak {soak} s (pid {})", std::process::id());
+    let t = Instant::now();
+    while t.elapsed().as_secs_f64() < soak {
+        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for op in ops {
+                op.dispatch.encode(&mut pass, n_tokens);
+            }
+        }
+        s.gpu.queue.submit([enc.finish()]);
+        s.gpu.wait().unwrap();
+    }
 }

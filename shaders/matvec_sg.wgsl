@@ -66,7 +66,7 @@ fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
         xb.v7 *= scale * nw[c + 7u];
     }
     xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
-    return xb;
+    return prep_block(xb);
 }
 
 // Block j of rows r..r+3 (clamped to `last`: their sums are never written),

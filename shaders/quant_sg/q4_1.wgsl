@@ -2,11 +2,6 @@
 // The block's 4 quant words are one 16-byte load (wvec4(b)); word i holds
 // columns 4i..4i+3 (low nibbles, xb.v_i) and 4i+16.. (high, xb.v_{i+4});
 // the mins need only the block's x sum. Scale word: tile_unit(row, j).
-fn nib_dot(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
-    let v = vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u);
-    return dot(vec4<f32>(v & vec4<u32>(15u)), lo) + dot(vec4<f32>((v >> vec4<u32>(4u)) & vec4<u32>(15u)), hi);
-}
-
 fn blk_dot_w(row: u32, j: u32, xb: XBlock, sw: u32) -> f32 {
     let b = tile_unit(row, j);
     let q = wvec4(b);

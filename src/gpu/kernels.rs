@@ -229,11 +229,16 @@ fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
             include_str!("../../shaders/quant_sg/q8_0.wgsl"),
             include_str!("../../shaders/quant_sg/scales16.wgsl")
         ),
+        // The two 4-bit types share their nibble dot.
         GgmlType::Q4_0 => concat!(
+            include_str!("../../shaders/quant_sg/nibbles.wgsl"),
             include_str!("../../shaders/quant_sg/q4_0.wgsl"),
             include_str!("../../shaders/quant_sg/scales16.wgsl")
         ),
-        GgmlType::Q4_1 => include_str!("../../shaders/quant_sg/q4_1.wgsl"),
+        GgmlType::Q4_1 => concat!(
+            include_str!("../../shaders/quant_sg/nibbles.wgsl"),
+            include_str!("../../shaders/quant_sg/q4_1.wgsl")
+        ),
         other => {
             return Err(Error::Unsupported(format!(
                 "weights of type {} on the GPU",
