@@ -10,7 +10,10 @@
 // divides the block count: with k = 576 (18 blocks) and SPLIT = 8, the
 // third pass would run 2 of 8 lanes. Each lane loads its block of x once
 // (8 vec4, normed on the fly) and reuses it for all ROWS rows, so x costs
-// ROWS times fewer loads than weights. Loads, not arithmetic, bound CPU drivers, and one
+// ROWS times fewer loads than weights; with sets of 2 lanes on 8- or 4-lane
+// subgroups (XSHARE) the sets also share them: the lanes load a pass's two
+// blocks once between them and take their block through subgroupBroadcast
+// (`share_block`), 4x (2x) fewer x loads. Loads, not arithmetic, bound CPU drivers, and one
 // 16-byte load costs far less there than four 4-byte ones: weights are read
 // as vec4 (`wvec4`), and a set's 16 scales of a block, adjacent in the
 // scale region, as one to four vec4s (`set_scales`).
@@ -48,6 +51,9 @@ override SPLIT: u32 = 8u; // lanes per row set: a power of two dividing WG
 override ROPE: bool = false;
 
 const ROWS: u32 = 16u; // output rows per set (ops::MATVEC_SG_ROWS)
+// Sets share x loads through broadcasts (share_block): WG 8 or 4 (lavapipe,
+// SwiftShader), SPLIT 2 and an even block count (ops::matvec decides).
+override XSHARE: bool = false;
 
 // Block j of the token's x, times the norm when FUSE_NORM.
 fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
@@ -64,6 +70,54 @@ fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
         xb.v5 *= scale * nw[c + 5u];
         xb.v6 *= scale * nw[c + 6u];
         xb.v7 *= scale * nw[c + 7u];
+    }
+    xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
+    return prep_block(xb);
+}
+
+// Vector i (0..8 * SPLIT) of a pass's blocks, times the norm when FUSE_NORM.
+fn x_normed(xbase: u32, c: u32, scale: f32) -> vec4<f32> {
+    if FUSE_NORM {
+        return x[xbase + c] * (scale * nw[c]);
+    }
+    return x[xbase + c];
+}
+
+// Block j0 + sub of the token's x (as load_block) for sets of 2 lanes: the
+// pass's 16 vectors (blocks j0, j0 + 1) are loaded once across the lanes,
+// vector m by lane m % WG, and handed out by broadcasts (constant lanes,
+// hence the lists). CPU drivers run a load as a scalar loop over the lanes;
+// a broadcast stays in registers.
+fn share_block(xbase: u32, j0: u32, sub: u32, lane: u32, scale: f32) -> XBlock {
+    let c = j0 * 8u + lane;
+    var xb: XBlock;
+    if WG == 8u {
+        let a = x_normed(xbase, c, scale);
+        let b = x_normed(xbase, c + 8u, scale);
+        let hi = sub == 1u;
+        xb = XBlock(select(subgroupBroadcast(a, 0u), subgroupBroadcast(b, 0u), hi),
+                    select(subgroupBroadcast(a, 1u), subgroupBroadcast(b, 1u), hi),
+                    select(subgroupBroadcast(a, 2u), subgroupBroadcast(b, 2u), hi),
+                    select(subgroupBroadcast(a, 3u), subgroupBroadcast(b, 3u), hi),
+                    select(subgroupBroadcast(a, 4u), subgroupBroadcast(b, 4u), hi),
+                    select(subgroupBroadcast(a, 5u), subgroupBroadcast(b, 5u), hi),
+                    select(subgroupBroadcast(a, 6u), subgroupBroadcast(b, 6u), hi),
+                    select(subgroupBroadcast(a, 7u), subgroupBroadcast(b, 7u), hi), 0.0);
+    } else {
+        // 4 lanes: vectors 4t + lane, t = 0..3; block 0 is t = 0, 1.
+        let a = x_normed(xbase, c, scale);
+        let b = x_normed(xbase, c + 4u, scale);
+        let d = x_normed(xbase, c + 8u, scale);
+        let e = x_normed(xbase, c + 12u, scale);
+        let hi = sub == 1u;
+        xb = XBlock(select(subgroupBroadcast(a, 0u), subgroupBroadcast(d, 0u), hi),
+                    select(subgroupBroadcast(a, 1u), subgroupBroadcast(d, 1u), hi),
+                    select(subgroupBroadcast(a, 2u), subgroupBroadcast(d, 2u), hi),
+                    select(subgroupBroadcast(a, 3u), subgroupBroadcast(d, 3u), hi),
+                    select(subgroupBroadcast(b, 0u), subgroupBroadcast(e, 0u), hi),
+                    select(subgroupBroadcast(b, 1u), subgroupBroadcast(e, 1u), hi),
+                    select(subgroupBroadcast(b, 2u), subgroupBroadcast(e, 2u), hi),
+                    select(subgroupBroadcast(b, 3u), subgroupBroadcast(e, 3u), hi), 0.0);
     }
     xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
     return prep_block(xb);
@@ -107,8 +161,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var u1 = vec4<f32>(0.0);
     var u2 = vec4<f32>(0.0);
     var u3 = vec4<f32>(0.0);
+    // The loop counter must start at `sub`: a counter uniform across the
+    // lanes makes lavapipe run this loop 4x slower (measured). With XSHARE
+    // every lane still runs the same passes (the block count is even), as
+    // the broadcasts need.
     for (var j = sub; j < wp.k / 32u; j += SPLIT) {
-        let xb = load_block(xbase, j, scale);
+        var xb: XBlock;
+        if XSHARE {
+            xb = share_block(xbase, j - sub, sub, lane, scale);
+        } else {
+            xb = load_block(xbase, j, scale);
+        }
         // The set's 16 scales of block j in one go (quant::repack keeps
         // them adjacent); a set past the last row reads the last tile's.
         let sg = set_scales(min(row0, last & ~15u), j);

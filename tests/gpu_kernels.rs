@@ -81,10 +81,17 @@ fn matvec_case(
             (w, Some(MatvecLayout::Rows), None),
         ]);
     }
+    let mut cases: Vec<_> = cases.into_iter().map(|(w, l, s)| (w, l, s, None)).collect();
     if k.is_multiple_of(32) && g.info.subgroup_lanes.is_some() {
-        cases.extend([(&wb, None, Some(1)), (&wb, None, Some(2))]);
+        // Sets of 2 share x through broadcasts on 8 lanes and, as on
+        // SwiftShader, on 4 (where the block count is even).
+        cases.extend([
+            (&wb, None, Some(1), None),
+            (&wb, None, Some(2), None),
+            (&wt, None, Some(2), Some(4)),
+        ]);
     }
-    for (w, layout, split) in cases {
+    for (w, layout, split, lanes) in cases {
         let yb = guarded(&y0);
         let opts = MatvecOpts {
             norm: norm.then_some((&nwb, EPS)),
@@ -93,11 +100,12 @@ fn matvec_case(
             layout,
             split,
             rope: None,
+            lanes,
         };
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         run(&[&d], n_tokens as u32);
         let tex = w.store.is_texture();
-        let what = format!("{what} {layout:?} split {split:?} texture {tex}");
+        let what = format!("{what} {layout:?} split {split:?} lanes {lanes:?} texture {tex}");
         let got = read_guarded(&yb, rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }
@@ -653,6 +661,14 @@ fn builders_reject_bad_shapes() {
     assert!(
         is_shape(ops::matvec(g, &st, &w, &small, &x, MatvecOpts::default())),
         "matvec: small x"
+    );
+    let wide = MatvecOpts {
+        lanes: Some(128),
+        ..Default::default()
+    };
+    assert!(
+        is_shape(ops::matvec(g, &st, &w, &x, &x, wide)) || g.info.subgroup_lanes.is_none(),
+        "matvec: more lanes than the subgroup"
     );
     let odd = MatvecOpts {
         swiglu: true,

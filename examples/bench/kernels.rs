@@ -144,6 +144,7 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     layout: portable.then_some(MatvecLayout::Groups),
                     split: None,
                     rope: None,
+                    lanes: None,
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

@@ -45,6 +45,9 @@ pub enum Kernel {
         /// kernel only, llama's adjacent pairs), saving the rope_kv
         /// dispatch of each layer.
         rope: bool,
+        /// The row sets share x through broadcasts (shaders/matvec_sg.wgsl
+        /// XSHARE): 4 or 8 lanes in sets of 2 over an even block count.
+        share_x: bool,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through broadcasts within subgroups of at least that
@@ -136,6 +139,7 @@ impl Kernel {
                 subgroup,
                 split,
                 rope,
+                share_x,
                 ..
             } => {
                 let mut v = vec![
@@ -147,6 +151,7 @@ impl Kernel {
                     v.push(("WG", f64::from(subgroup)));
                     v.push(("SPLIT", f64::from(split)));
                     v.push(("ROPE", b(rope)));
+                    v.push(("XSHARE", b(share_x)));
                 }
                 v
             }
@@ -419,6 +424,7 @@ pub fn all_variants() -> Vec<Kernel> {
                         (MatvecLayout::Groups, 8, 2, true),
                         (MatvecLayout::Groups, 8, 1, false),
                         (MatvecLayout::Groups, 4, 4, true),
+                        (MatvecLayout::Groups, 4, 2, false),
                         (MatvecLayout::Groups, 32, 32, false),
                         (MatvecLayout::Groups, 32, 4, false),
                     ] {
@@ -432,6 +438,7 @@ pub fn all_variants() -> Vec<Kernel> {
                             layout,
                             tex,
                             rope,
+                            share_x: matches!(subgroup, 4 | 8) && split == 2,
                         });
                     }
                 }

@@ -33,6 +33,10 @@ pub struct MatvecOpts<'a> {
     /// the epilogue, as `rope_kv` would after it (decode; only where
     /// `fuses_rope` says so).
     pub rope: Option<RopeFuse<'a>>,
+    /// Lanes of the subgroup kernel's workgroup (tests): a power of two,
+    /// at least 4 and at most the adapter's subgroup size, so lavapipe can
+    /// run what SwiftShader's 4-lane subgroups run. `None`: the adapter's.
+    pub lanes: Option<u32>,
 }
 
 /// What the QKV matvec needs to apply RoPE itself (`MatvecOpts::rope`).
@@ -93,7 +97,16 @@ pub fn matvec(
         }
         None => (x, 0.0), // bound but unused
     };
-    let subgroup = matvec_lanes(gpu, w, n, &opts);
+    let subgroup = match (matvec_lanes(gpu, w, n, &opts), opts.lanes) {
+        (0, _) | (_, None) => matvec_lanes(gpu, w, n, &opts),
+        (max, Some(l)) if l.is_power_of_two() && (4..=max).contains(&l) => l,
+        (max, Some(l)) => {
+            return Err(Error::shape(
+                "matvec lanes",
+                format!("{l} lanes on {max}-lane subgroups"),
+            ))
+        }
+    };
     let n32 = to_u32(n, "matvec rows")?;
     // Lanes per row set: asked for, else tuned; a power of two <= the lanes.
     let split = match opts.split.unwrap_or(gpu.info.matvec_split) {
@@ -117,6 +130,9 @@ pub fn matvec(
         layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
         tex: w.store.is_texture(),
         rope: opts.rope.is_some(),
+        // The broadcasts need every lane in every pass: whole pairs of
+        // blocks.
+        share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32) % 2 == 0,
     };
     let params = w.params(n, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow the

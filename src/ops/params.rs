@@ -131,6 +131,7 @@ mod tests {
                 layout,
                 tex: false,
                 rope: false,
+                share_x: false,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
@@ -174,6 +175,7 @@ mod tests {
             layout: MatvecLayout::Groups,
             tex: true,
             rope: true,
+            share_x: true,
         };
         check!(
             fused,

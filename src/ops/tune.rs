@@ -226,6 +226,7 @@ impl Timed {
                         Variant::Split(s) => Some(s),
                     },
                     rope: None,
+                    lanes: None,
                 },
             )?,
             Kind::Gemm(layout) => {
