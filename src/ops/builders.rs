@@ -132,7 +132,7 @@ pub fn matvec(
         rope: opts.rope.is_some(),
         // The broadcasts need every lane in every pass: whole pairs of
         // blocks.
-        share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32) % 2 == 0,
+        share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32).is_multiple_of(2),
     };
     let params = w.params(n, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow the
