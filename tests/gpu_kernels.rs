@@ -618,8 +618,9 @@ fn attn_kernels(g: &edge_llm::gpu::Gpu) -> Vec<AttnKernel> {
 fn attention_decode_prefill_windows() {
     let mut rng = Rng::new(7);
     let g = gpu();
-    // (8, 1, 32): the largest query group the subgroup kernel takes.
-    for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32), (8, 1, 32)] {
+    // (8, 1, 32): the largest query group the subgroup kernel takes;
+    // (8, 2, 64) and (2, 2, 64): groups of 4 and 1 for lanes over tokens.
+    for (nh, nkv, hd) in [(9, 3, 64), (4, 4, 32), (8, 1, 32), (8, 2, 64), (2, 2, 64)] {
         for pos0 in [0, 5, 300, 600] {
             for n_tokens in [1, 7, 20] {
                 for window in [0, 100] {
@@ -630,6 +631,11 @@ fn attention_decode_prefill_windows() {
                     // per KV head).
                     if nh / nkv <= 4 && g.info.subgroup_lanes.is_some() {
                         let pick = AttnKernel::DimLanes;
+                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
+                    }
+                    // Lanes over 8 tokens: head_dim 64 on 8-lane subgroups.
+                    if nh / nkv <= 4 && hd == 64 && g.info.subgroup_lanes == Some(8) {
+                        let pick = AttnKernel::TokenLanes;
                         attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
                     }
                 }

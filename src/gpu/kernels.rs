@@ -70,12 +70,15 @@ pub enum Kernel {
     /// shaders/attention_sg.wgsl: `subgroup` lanes, `hd4` = head_dim / 4,
     /// `group` query heads per KV head; when `dims` > 0,
     /// shaders/attention_dims_sg.wgsl: lanes over the head dims, `dims`
-    /// vec4s each (CPU adapters).
+    /// vec4s each (CPU adapters); when `tokens`,
+    /// shaders/attention_tokens_sg.wgsl: lanes over 8 tokens (prefill on
+    /// CPU adapters with 8-lane subgroups, `hd4` 16).
     Attention {
         subgroup: u32,
         hd4: u32,
         group: u32,
         dims: u32,
+        tokens: bool,
     },
     SiluMul,
     Sample,
@@ -164,11 +167,18 @@ impl Kernel {
                 }
                 v
             }
+            // Written for 8 lanes and 16 vec4s a head: only the group varies.
+            Kernel::Attention {
+                tokens: true,
+                group,
+                ..
+            } => vec![("GROUP", f64::from(group))],
             Kernel::Attention {
                 subgroup,
                 hd4,
                 group,
                 dims,
+                ..
             } if subgroup > 0 => {
                 let mut v = vec![
                     ("WG", f64::from(subgroup)),
@@ -277,6 +287,9 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
         Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
         Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
+        Kernel::Attention { tokens: true, .. } => {
+            include_str!("../../shaders/attention_tokens_sg.wgsl")
+        }
         Kernel::Attention { dims: 1.., .. } => include_str!("../../shaders/attention_dims_sg.wgsl"),
         Kernel::Attention { .. } => include_str!("../../shaders/attention_sg.wgsl"),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
@@ -369,30 +382,49 @@ pub fn all_variants() -> Vec<Kernel> {
             hd4: 0,
             group: 0,
             dims: 0,
+            tokens: false,
         },
         Kernel::Attention {
             subgroup: 8,
             hd4: 16,
             group: 3,
             dims: 0,
+            tokens: false,
         },
         Kernel::Attention {
             subgroup: 32,
             hd4: 8,
             group: 1,
             dims: 0,
+            tokens: false,
         },
         Kernel::Attention {
             subgroup: 8,
             hd4: 16,
             group: 3,
             dims: 2,
+            tokens: false,
         },
         Kernel::Attention {
             subgroup: 8,
             hd4: 32,
             group: 4,
             dims: 4,
+            tokens: false,
+        },
+        Kernel::Attention {
+            subgroup: 8,
+            hd4: 16,
+            group: 3,
+            dims: 0,
+            tokens: true,
+        },
+        Kernel::Attention {
+            subgroup: 8,
+            hd4: 16,
+            group: 4,
+            dims: 0,
+            tokens: true,
         },
         Kernel::SiluMul,
         Kernel::Sample,

@@ -464,8 +464,9 @@ pub fn attention(
 /// Which kernel `attention_with` records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttnKernel {
-    /// What `attention` picks: `DimLanes` on CPU adapters where it fits,
-    /// else `KeyLanes` where subgroups allow, else `Portable`.
+    /// What `attention` picks: on CPU adapters `TokenLanes` for prefill
+    /// (`max_tokens` > 1) and `DimLanes` for decode where they fit, else
+    /// `KeyLanes` where subgroups allow, else `Portable`.
     Auto,
     /// shaders/attention.wgsl: workgroup memory, runs everywhere.
     Portable,
@@ -476,6 +477,10 @@ pub enum AttnKernel {
     /// lanes over head dims (at most 4 query heads per KV head, 4 to 16
     /// dims per lane).
     DimLanes,
+    /// shaders/attention_tokens_sg.wgsl: one 8-lane subgroup per (KV head,
+    /// 8 tokens), lanes over the tokens, each key row loaded once for all
+    /// 8 (head_dim 64, at most 4 query heads per KV head).
+    TokenLanes,
 }
 
 /// `attention` with the kernel chosen (tests cover each on one adapter);
@@ -524,12 +529,17 @@ pub fn attention_with(
         let dims = hd4 / l; // vec4s per lane
         (group <= 4 && hd4.is_multiple_of(l) && (1..=4).contains(&dims)).then_some(dims)
     });
-    let (subgroup, dims) = match (pick, lanes, dim_lanes) {
-        (AttnKernel::Auto, Some(l), Some(d)) if gpu.info.cpu => (l, d),
-        (AttnKernel::Auto | AttnKernel::KeyLanes, Some(l), _) => (l, 0),
-        (AttnKernel::Auto | AttnKernel::Portable, _, _) => (0, 0),
-        (AttnKernel::DimLanes, Some(l), Some(d)) => (l, d),
-        (AttnKernel::KeyLanes | AttnKernel::DimLanes, _, _) => {
+    let token_lanes = lanes == Some(8) && hd4 == 16 && group <= 4;
+    let (subgroup, dims, tokens) = match (pick, lanes, dim_lanes) {
+        (AttnKernel::Auto, Some(l), _) if gpu.info.cpu && token_lanes && max_tokens > 1 => {
+            (l, 0, true)
+        }
+        (AttnKernel::TokenLanes, Some(l), _) if token_lanes => (l, 0, true),
+        (AttnKernel::Auto, Some(l), Some(d)) if gpu.info.cpu => (l, d, false),
+        (AttnKernel::Auto | AttnKernel::KeyLanes, Some(l), _) => (l, 0, false),
+        (AttnKernel::Auto | AttnKernel::Portable, _, _) => (0, 0, false),
+        (AttnKernel::DimLanes, Some(l), Some(d)) => (l, d, false),
+        (AttnKernel::KeyLanes | AttnKernel::DimLanes | AttnKernel::TokenLanes, _, _) => {
             return Err(Error::option(
                 "attention kernel",
                 format!("{pick:?} does not run on this adapter for this shape"),
@@ -549,13 +559,16 @@ pub fn attention_with(
             0
         },
         dims: to_u32(dims, "head_dim")?,
+        tokens,
     };
-    // One workgroup per (head, token); per (KV head, token) for subgroups.
+    // One workgroup per (head, token); per (KV head, token) for subgroups;
+    // per (KV head, 8 tokens) with lanes over tokens.
     let x = if subgroup > 0 {
         s.n_kv_heads
     } else {
         s.n_heads
     };
+    let tile = if tokens { 8 } else { 1 };
     Dispatch::new(
         gpu,
         kernel,
@@ -563,7 +576,7 @@ pub fn attention_with(
         &[qkv, kc, vc, out],
         Grid::Tokens {
             x: to_u32(x, "heads")?,
-            tile: 1,
+            tile,
         },
         step,
     )

@@ -195,6 +195,7 @@ mod tests {
                 hd4: 0,
                 group: 0,
                 dims: 0,
+                tokens: false,
             },
             "AttnParams",
             AttnParams,
