@@ -55,32 +55,43 @@ const ROWS: u32 = 16u; // output rows per set (ops::MATVEC_SG_ROWS)
 // SwiftShader), SPLIT 2 and an even block count (ops::matvec decides).
 override XSHARE: bool = false;
 
-// Block j of the token's x, times the norm when FUSE_NORM.
-fn load_block(xbase: u32, j: u32, scale: f32) -> XBlock {
+// Block j of the token's x, times the norm weight when FUSE_NORM (the
+// norm's scale comes at the end, `main`); with `count`, its square sum
+// goes to `ss`.
+fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock {
     let b = xbase + j * 8u;
     var xb = XBlock(x[b], x[b + 1u], x[b + 2u], x[b + 3u], x[b + 4u], x[b + 5u], x[b + 6u],
                     x[b + 7u], 0.0);
     if FUSE_NORM {
+        if count {
+            *ss += dot(xb.v0, xb.v0) + dot(xb.v1, xb.v1) + dot(xb.v2, xb.v2)
+                 + dot(xb.v3, xb.v3) + dot(xb.v4, xb.v4) + dot(xb.v5, xb.v5)
+                 + dot(xb.v6, xb.v6) + dot(xb.v7, xb.v7);
+        }
         let c = j * 8u;
-        xb.v0 *= scale * nw[c];
-        xb.v1 *= scale * nw[c + 1u];
-        xb.v2 *= scale * nw[c + 2u];
-        xb.v3 *= scale * nw[c + 3u];
-        xb.v4 *= scale * nw[c + 4u];
-        xb.v5 *= scale * nw[c + 5u];
-        xb.v6 *= scale * nw[c + 6u];
-        xb.v7 *= scale * nw[c + 7u];
+        xb.v0 *= nw[c];
+        xb.v1 *= nw[c + 1u];
+        xb.v2 *= nw[c + 2u];
+        xb.v3 *= nw[c + 3u];
+        xb.v4 *= nw[c + 4u];
+        xb.v5 *= nw[c + 5u];
+        xb.v6 *= nw[c + 6u];
+        xb.v7 *= nw[c + 7u];
     }
     xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
     return prep_block(xb);
 }
 
-// Vector i (0..8 * SPLIT) of a pass's blocks, times the norm when FUSE_NORM.
-fn x_normed(xbase: u32, c: u32, scale: f32) -> vec4<f32> {
+// Vector c of the token's x, times the norm weight when FUSE_NORM, its
+// square sum into `ss` (share_block loads each vector in one lane only, so
+// the lanes' sums add up to the norm's).
+fn x_normed(xbase: u32, c: u32, ss: ptr<function, f32>) -> vec4<f32> {
+    let v = x[xbase + c];
     if FUSE_NORM {
-        return x[xbase + c] * (scale * nw[c]);
+        *ss += dot(v, v);
+        return v * nw[c];
     }
-    return x[xbase + c];
+    return v;
 }
 
 // Block j0 + sub of the token's x (as load_block) for sets of 2 lanes: the
@@ -88,12 +99,12 @@ fn x_normed(xbase: u32, c: u32, scale: f32) -> vec4<f32> {
 // vector m by lane m % WG, and handed out by broadcasts (constant lanes,
 // hence the lists). CPU drivers run a load as a scalar loop over the lanes;
 // a broadcast stays in registers.
-fn share_block(xbase: u32, j0: u32, sub: u32, lane: u32, scale: f32) -> XBlock {
+fn share_block(xbase: u32, j0: u32, sub: u32, lane: u32, ss: ptr<function, f32>) -> XBlock {
     let c = j0 * 8u + lane;
     var xb: XBlock;
     if WG == 8u {
-        let a = x_normed(xbase, c, scale);
-        let b = x_normed(xbase, c + 8u, scale);
+        let a = x_normed(xbase, c, ss);
+        let b = x_normed(xbase, c + 8u, ss);
         let hi = sub == 1u;
         xb = XBlock(select(subgroupBroadcast(a, 0u), subgroupBroadcast(b, 0u), hi),
                     select(subgroupBroadcast(a, 1u), subgroupBroadcast(b, 1u), hi),
@@ -105,10 +116,10 @@ fn share_block(xbase: u32, j0: u32, sub: u32, lane: u32, scale: f32) -> XBlock {
                     select(subgroupBroadcast(a, 7u), subgroupBroadcast(b, 7u), hi), 0.0);
     } else {
         // 4 lanes: vectors 4t + lane, t = 0..3; block 0 is t = 0, 1.
-        let a = x_normed(xbase, c, scale);
-        let b = x_normed(xbase, c + 4u, scale);
-        let d = x_normed(xbase, c + 8u, scale);
-        let e = x_normed(xbase, c + 12u, scale);
+        let a = x_normed(xbase, c, ss);
+        let b = x_normed(xbase, c + 4u, ss);
+        let d = x_normed(xbase, c + 8u, ss);
+        let e = x_normed(xbase, c + 12u, ss);
         let hi = sub == 1u;
         xb = XBlock(select(subgroupBroadcast(a, 0u), subgroupBroadcast(d, 0u), hi),
                     select(subgroupBroadcast(a, 1u), subgroupBroadcast(d, 1u), hi),
@@ -143,15 +154,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let sub = lane % SPLIT; // lane within its set
     let row0 = (wg_linear(wid, nwg) * (WG / SPLIT) + lane / SPLIT) * ROWS;
     let xbase = (step.n_tokens - 1u) * wp.k / 4u;
-    var scale = 1.0;
-    if FUSE_NORM {
-        var ss = 0.0;
-        for (var i = lane; i < wp.k / 4u; i += WG) {
-            let v = x[xbase + i];
-            ss += dot(v, v);
-        }
-        scale = inverseSqrt(subgroupAdd(ss) / f32(wp.k) + wp.aux);
-    }
+    // FUSE_NORM: rmsnorm(x) * nw = scale * (x * nw), one scale for the
+    // token, so the rows sum over x * nw and take the scale at the end, and
+    // the square sum comes from the blocks the loop loads anyway instead of
+    // a pass of its own over x.
+    var ss = 0.0;
     let last = wp.n - 1u;
     var g0 = vec4<f32>(0.0);
     var g1 = vec4<f32>(0.0);
@@ -168,9 +175,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var j = sub; j < wp.k / 32u; j += SPLIT) {
         var xb: XBlock;
         if XSHARE {
-            xb = share_block(xbase, j - sub, sub, lane, scale);
+            xb = share_block(xbase, j - sub, sub, lane, &ss);
         } else {
-            xb = load_block(xbase, j, scale);
+            // Every set loads each block once: count the first set's.
+            xb = load_block(xbase, j, &ss, lane < SPLIT);
         }
         // The set's 16 scales of block j in one go (quant::repack keeps
         // them adjacent); a set past the last row reads the last tile's.
@@ -190,6 +198,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             u2 += rows4s(ru + 8u, j, xb, lu, su, 8u);
             u3 += rows4s(ru + 12u, j, xb, lu, su, 12u);
         }
+    }
+    if FUSE_NORM {
+        let scale = inverseSqrt(subgroupAdd(ss) / f32(wp.k) + wp.aux);
+        g0 *= scale;
+        g1 *= scale;
+        g2 *= scale;
+        g3 *= scale;
+        u0 *= scale;
+        u1 *= scale;
+        u2 *= scale;
+        u3 *= scale;
     }
     // Sum each set's lanes (a butterfly: every lane of a set gets the sums).
     for (var o = 1u; o < SPLIT; o *= 2u) {
