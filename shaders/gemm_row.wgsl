@@ -1,9 +1,12 @@
 // Y[t, row] (+)= dot(W[row, :], X[t, :]) for a batch of tokens (prefill),
-// one invocation per (4 rows, 8 tokens) and no workgroup memory or barriers:
-// the layout for software adapters (see matvec_row.wgsl). Why a 4 x 8 block
-// per invocation: CPU drivers run x's loads as a scalar loop over the lanes,
-// so they, not the arithmetic, set the speed; each x vector loaded here
-// serves 4 rows, and each weight unit dequantized serves 8 tokens.
+// one invocation per (4 rows, 16 tokens) and no workgroup memory or
+// barriers: the layout for software adapters (see matvec_row.wgsl). Why a
+// 4 x 16 block per invocation: CPU drivers run x's loads as a scalar loop
+// over the lanes, so they, not the arithmetic, set the speed; each x vector
+// loaded here serves 4 rows, and each weight unit dequantized serves 16
+// tokens, taken as two groups of 8 (x_unit), so only one group's x is live
+// at a time (16 tokens in one group: ~5-10% faster a prefill chunk on
+// lavapipe than 8 tokens, `profile_decode -- --prefill 64`).
 // Same bindings as gemm.wgsl. The entry point and `x_unit`, which loads x,
 // are appended from shaders/gemm_x/: plain loads, or one load per lane
 // shared through subgroupBroadcast where subgroups have >= 8 lanes.
@@ -17,7 +20,8 @@ override RESIDUAL: bool = false;
 
 const LANES: u32 = 32u; // invocations per workgroup
 const RPL: u32 = 4u;    // rows per invocation: row r of lane l is base + r * LANES + l
-const TOK: u32 = 8u;    // tokens per invocation (the grid's token tile)
+const TOK: u32 = 8u;    // tokens per x group (x_unit)
+const TILE: u32 = 16u;  // tokens per invocation, two x groups (the grid's token tile)
 
 // The 8 columns of one unit for 8 tokens: lo[j], hi[j] are token j's x at
 // unit_x(u).x.. and unit_x(u).y..
@@ -86,7 +90,7 @@ fn store(s: Acc, row: u32, t0: u32, last: u32) {
 // broadcasts, so rows past the end reread the last row and store drops them.
 fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     let row0 = wid.x * LANES * RPL + tid;
-    let t0 = wid.y * TOK;
+    let t0 = wid.y * TILE;
     if t0 >= step.n_tokens {
         return; // uniform over the workgroup
     }
@@ -94,8 +98,13 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
     let k4 = wp.k / 4u;
     let base = t0 * k4; // first vec4 of token t0's row of x
+    // The second group: tokens t0 + 8.. (all the last token when past it).
+    let t1 = min(t0 + TOK, step.n_tokens - 1u);
+    let last1 = step.n_tokens - 1u - t1;
+    let base1 = t1 * k4;
     let z = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
     var s = Acc4(z, z, z, z);
+    var v = Acc4(z, z, z, z);
     // Block by block: each row's block is fetched once (blk_w) and its 4
     // units decoded from registers; on CPU drivers the fetches, not the
     // arithmetic, set the speed.
@@ -105,12 +114,22 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
         let w2 = blk_w(rows.z, j);
         let w3 = blk_w(rows.w, j);
         s = mac4(s, w0, w1, w2, w3, j, 0u, base, last, k4, lane);
+        v = mac4(v, w0, w1, w2, w3, j, 0u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 1u, base, last, k4, lane);
+        v = mac4(v, w0, w1, w2, w3, j, 1u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 2u, base, last, k4, lane);
+        v = mac4(v, w0, w1, w2, w3, j, 2u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 3u, base, last, k4, lane);
+        v = mac4(v, w0, w1, w2, w3, j, 3u, base1, last1, k4, lane);
     }
     store(s.r0, row0, t0, last);
     store(s.r1, row0 + LANES, t0, last);
     store(s.r2, row0 + 2u * LANES, t0, last);
     store(s.r3, row0 + 3u * LANES, t0, last);
+    if t0 + TOK < step.n_tokens {
+        store(v.r0, row0, t1, last1);
+        store(v.r1, row0 + LANES, t1, last1);
+        store(v.r2, row0 + 2u * LANES, t1, last1);
+        store(v.r3, row0 + 3u * LANES, t1, last1);
+    }
 }

@@ -211,7 +211,7 @@ fn gemm_all_types() {
     let mut rng = Rng::new(2);
     for ty in TYPES {
         for (rows, k) in [(37, 64), (64, 96), (100, 576)] {
-            for n_tokens in [1, 5, 33, 70] {
+            for n_tokens in [1, 5, 12, 33, 70] {
                 for residual in [false, true] {
                     gemm_case(&mut rng, ty, rows, k, n_tokens, residual);
                 }

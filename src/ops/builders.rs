@@ -238,7 +238,7 @@ pub fn gemm_in_layout(
     // (rows per workgroup, tokens per workgroup) of gemm.wgsl / gemm_row.wgsl
     let (rows, tokens) = match layout {
         MatvecLayout::Groups => (GEMM_TILE, GEMM_TILE),
-        MatvecLayout::Rows => (128, 8),
+        MatvecLayout::Rows => (128, 16),
     };
     let kernel = Kernel::Gemm {
         ty: w.ty,
