@@ -5,8 +5,9 @@
 // over the lanes, so they, not the arithmetic, set the speed; each x vector
 // loaded here serves 4 rows, and each weight unit dequantized serves 16
 // tokens, taken as two groups of 8 (x_unit), so only one group's x is live
-// at a time (16 tokens in one group: ~5-10% faster a prefill chunk on
-// lavapipe than 8 tokens, `profile_decode -- --prefill 64`).
+// at a time (~5-10% faster a prefill chunk on lavapipe than 8 tokens,
+// `profile_decode -- --prefill 64`). TILE = 8 keeps one group where the
+// doubled shader costs more to compile than it saves (SwiftShader).
 // Same bindings as gemm.wgsl. The entry point and `x_unit`, which loads x,
 // are appended from shaders/gemm_x/: plain loads, or one load per lane
 // shared through subgroupBroadcast where subgroups have >= 8 lanes.
@@ -21,7 +22,9 @@ override RESIDUAL: bool = false;
 const LANES: u32 = 32u; // invocations per workgroup
 const RPL: u32 = 4u;    // rows per invocation: row r of lane l is base + r * LANES + l
 const TOK: u32 = 8u;    // tokens per x group (x_unit)
-const TILE: u32 = 16u;  // tokens per invocation, two x groups (the grid's token tile)
+// Tokens per invocation (the grid's token tile, gpu::Kernel::gemm_tokens):
+// 16 (two x groups) or 8 (one: half the shader, for slow compilers).
+override TILE: u32 = 16u;
 
 // The 8 columns of one unit for 8 tokens: lo[j], hi[j] are token j's x at
 // unit_x(u).x.. and unit_x(u).y..
@@ -114,19 +117,21 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
         let w2 = blk_w(rows.z, j);
         let w3 = blk_w(rows.w, j);
         s = mac4(s, w0, w1, w2, w3, j, 0u, base, last, k4, lane);
-        v = mac4(v, w0, w1, w2, w3, j, 0u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 1u, base, last, k4, lane);
-        v = mac4(v, w0, w1, w2, w3, j, 1u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 2u, base, last, k4, lane);
-        v = mac4(v, w0, w1, w2, w3, j, 2u, base1, last1, k4, lane);
         s = mac4(s, w0, w1, w2, w3, j, 3u, base, last, k4, lane);
-        v = mac4(v, w0, w1, w2, w3, j, 3u, base1, last1, k4, lane);
+        if TILE > TOK {
+            v = mac4(v, w0, w1, w2, w3, j, 0u, base1, last1, k4, lane);
+            v = mac4(v, w0, w1, w2, w3, j, 1u, base1, last1, k4, lane);
+            v = mac4(v, w0, w1, w2, w3, j, 2u, base1, last1, k4, lane);
+            v = mac4(v, w0, w1, w2, w3, j, 3u, base1, last1, k4, lane);
+        }
     }
     store(s.r0, row0, t0, last);
     store(s.r1, row0 + LANES, t0, last);
     store(s.r2, row0 + 2u * LANES, t0, last);
     store(s.r3, row0 + 3u * LANES, t0, last);
-    if t0 + TOK < step.n_tokens {
+    if TILE > TOK && t0 + TOK < step.n_tokens {
         store(v.r0, row0, t1, last1);
         store(v.r1, row0 + LANES, t1, last1);
         store(v.r2, row0 + 2u * LANES, t1, last1);

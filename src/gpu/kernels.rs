@@ -159,11 +159,17 @@ impl Kernel {
                 v
             }
             Kernel::Gemm {
-                residual, subgroup, ..
+                residual,
+                subgroup,
+                layout,
+                ..
             } => {
                 let mut v = vec![("RESIDUAL", b(residual))];
                 if subgroup > 0 {
                     v.push(("XL", f64::from(subgroup)));
+                }
+                if layout == MatvecLayout::Rows {
+                    v.push(("TILE", f64::from(self.gemm_tokens())));
                 }
                 v
             }
@@ -191,6 +197,27 @@ impl Kernel {
                 v
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Tokens a GEMM workgroup covers (its grid's token tile): the tiled
+    /// layout's edge; the row GEMM's 16 (two groups of 8 per decoded
+    /// weight) with x over 8 lanes (lavapipe), else 8: the second group
+    /// doubles the shader, and SwiftShader's compile time (Chromium's first
+    /// token) grows with it. 0 for other kernels.
+    pub fn gemm_tokens(self) -> u32 {
+        match self {
+            Kernel::Gemm {
+                layout: MatvecLayout::Rows,
+                subgroup: 8,
+                ..
+            } => 16,
+            Kernel::Gemm {
+                layout: MatvecLayout::Rows,
+                ..
+            } => 8,
+            Kernel::Gemm { .. } => 32,
+            _ => 0,
         }
     }
 

@@ -235,10 +235,10 @@ pub fn gemm_in_layout(
     need(x, (max_tokens * w.cols) as u64, "gemm x")?;
     need(y, (max_tokens * w.rows) as u64, "gemm y")?;
     let params = w.params(w.rows, 0.0)?;
-    // (rows per workgroup, tokens per workgroup) of gemm.wgsl / gemm_row.wgsl
-    let (rows, tokens) = match layout {
-        MatvecLayout::Groups => (GEMM_TILE, GEMM_TILE),
-        MatvecLayout::Rows => (128, 16),
+    // Rows per workgroup of gemm.wgsl / gemm_row.wgsl; tokens: the kernel's.
+    let rows = match layout {
+        MatvecLayout::Groups => GEMM_TILE,
+        MatvecLayout::Rows => 128,
     };
     let kernel = Kernel::Gemm {
         ty: w.ty,
@@ -260,7 +260,7 @@ pub fn gemm_in_layout(
         &[],
         Grid::Tokens {
             x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
-            tile: tokens,
+            tile: kernel.gemm_tokens(),
         },
         step,
     )
