@@ -88,7 +88,15 @@ fn store(s: Acc, row: u32, t0: u32, last: u32) {
     }
 }
 
-// The invocation's 4 rows x 8 tokens; `lane` is its subgroup lane (0
+// A group's sums of the invocation's 4 rows (row0 + r * LANES).
+fn store4(s: Acc4, row0: u32, t0: u32, last: u32) {
+    store(s.r0, row0, t0, last);
+    store(s.r1, row0 + LANES, t0, last);
+    store(s.r2, row0 + 2u * LANES, t0, last);
+    store(s.r3, row0 + 3u * LANES, t0, last);
+}
+
+// The invocation's 4 rows x TILE tokens; `lane` is its subgroup lane (0
 // without subgroups). No early exit: every lane must reach x_unit's
 // broadcasts, so rows past the end reread the last row and store drops them.
 fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
@@ -127,14 +135,8 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
             v = mac4(v, w0, w1, w2, w3, j, 3u, base1, last1, k4, lane);
         }
     }
-    store(s.r0, row0, t0, last);
-    store(s.r1, row0 + LANES, t0, last);
-    store(s.r2, row0 + 2u * LANES, t0, last);
-    store(s.r3, row0 + 3u * LANES, t0, last);
+    store4(s, row0, t0, last);
     if TILE > TOK && t0 + TOK < step.n_tokens {
-        store(v.r0, row0, t1, last1);
-        store(v.r1, row0 + LANES, t1, last1);
-        store(v.r2, row0 + 2u * LANES, t1, last1);
-        store(v.r3, row0 + 3u * LANES, t1, last1);
+        store4(v, row0, t1, last1);
     }
 }

@@ -97,15 +97,17 @@ pub fn matvec(
         }
         None => (x, 0.0), // bound but unused
     };
-    let subgroup = match (matvec_lanes(gpu, w, n, &opts), opts.lanes) {
-        (0, _) | (_, None) => matvec_lanes(gpu, w, n, &opts),
-        (max, Some(l)) if l.is_power_of_two() && (4..=max).contains(&l) => l,
-        (max, Some(l)) => {
+    // The adapter's lanes, or fewer where a test asks (subgroup kernel only).
+    let max = matvec_lanes(gpu, w, n, &opts);
+    let subgroup = match opts.lanes {
+        Some(l) if max > 0 && l.is_power_of_two() && (4..=max).contains(&l) => l,
+        Some(l) if max > 0 => {
             return Err(Error::shape(
                 "matvec lanes",
                 format!("{l} lanes on {max}-lane subgroups"),
             ))
         }
+        _ => max,
     };
     let n32 = to_u32(n, "matvec rows")?;
     // Lanes per row set: asked for, else tuned; a power of two <= the lanes.
