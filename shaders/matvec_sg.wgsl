@@ -46,7 +46,7 @@ override SWIGLU: bool = false;
 override RESIDUAL: bool = false;
 override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
 override SPLIT: u32 = 8u; // lanes per row set: a power of two dividing WG
-// RoPE + KV append in the epilogue (`rope_store`, shaders/matvec_rope.wgsl):
+// RoPE + KV append in the epilogue (`rope_store_at`, shaders/rope_store.wgsl):
 // the set's rows go out in pairs. No SWIGLU or RESIDUAL with it.
 override ROPE: bool = false;
 
@@ -227,7 +227,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var p = sub; p < ROWS / 2u; p += SPLIT) {
             let row = row0 + 2u * p;
             if row < wp.n {
-                rope_store(row, pick(g0, g1, g2, g3, 2u * p), pick(g0, g1, g2, g3, 2u * p + 1u));
+                let pos = step.pos0 + step.n_tokens - 1u;
+                rope_store_at(row, row, pick(g0, g1, g2, g3, 2u * p),
+                              pick(g0, g1, g2, g3, 2u * p + 1u), pos);
             }
         }
         return;

@@ -160,29 +160,66 @@ fn matvec_grid_split_over_65535_groups() {
     print_worst("matvec");
 }
 
-fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize, residual: bool) {
+/// A GEMM against the reference in every layout, both weight stores and
+/// each subgroup width; `fusion` (row layout only): (RMSNorm of x, w as
+/// [gate; up] with SiLU).
+#[allow(clippy::too_many_arguments)]
+fn gemm_case(
+    rng: &mut Rng,
+    ty: GgmlType,
+    rows: usize,
+    k: usize,
+    n_tokens: usize,
+    residual: bool,
+    fusion: (bool, bool),
+) {
     let g = gpu();
-    let what = format!("gemm {ty:?} {rows}x{k} n_tokens {n_tokens} residual {residual}");
-    let wbytes = rand_weight(rng, ty, rows, k);
-    let wf = dequantize(ty, &wbytes, rows * k).unwrap();
-    let wb = Weight::upload_to(g, "w", ty, &wbytes, rows, k, false).unwrap();
-    let wt = Weight::upload_to(g, "w", ty, &wbytes, rows, k, true).unwrap();
+    let (norm, swiglu) = fusion;
+    let what = format!(
+        "gemm {ty:?} {rows}x{k} n_tokens {n_tokens} residual {residual} norm {norm} swiglu {swiglu}"
+    );
+    let wrows = if swiglu { 2 * rows } else { rows };
+    let wbytes = rand_weight(rng, ty, wrows, k);
+    let wf = dequantize(ty, &wbytes, wrows * k).unwrap();
+    let wb = Weight::upload_to(g, "w", ty, &wbytes, wrows, k, false).unwrap();
+    let wt = Weight::upload_to(g, "w", ty, &wbytes, wrows, k, true).unwrap();
     let x = rng.vec(n_tokens * k, -1.0, 1.0);
+    let nw = rng.vec(k, 0.5, 1.5);
     let y0 = if residual {
         rng.vec(n_tokens * rows, -1.0, 1.0)
     } else {
         vec![777.0; n_tokens * rows]
     };
-    let xb = upload(&x);
+    let (xb, nwb) = (upload(&x), upload(&nw));
     let st = step_tokens(n_tokens as u32, 0);
-    let mut want = r::matmul(&x, n_tokens, &wf, rows, k);
+    let xin = if norm {
+        r::rmsnorm(&x, &nw, EPS)
+    } else {
+        x.clone()
+    };
+    let mut want = r::matmul(&xin, n_tokens, &wf, wrows, k);
+    if swiglu {
+        want = want
+            .chunks(wrows)
+            .flat_map(|t| r::silu_mul(&t[..rows], &t[rows..]))
+            .collect();
+    }
     if residual {
         want = r::add(&want, &y0);
     }
+    let opts = ops::GemmOpts {
+        residual,
+        norm: norm.then_some((&nwb, EPS)),
+        swiglu,
+        rope: None,
+    };
     // Every layout on both stores; the row GEMM also with subgroup x.
     // x shared over 4 lanes (SwiftShader's subgroups) runs on wider ones
-    // too, so lavapipe checks both ways.
-    let mut layouts = vec![(MatvecLayout::Groups, 0), (MatvecLayout::Rows, 0)];
+    // too, so lavapipe checks both ways. The fusions: the row GEMM only.
+    let mut layouts = vec![(MatvecLayout::Rows, 0)];
+    if !norm && !swiglu {
+        layouts.push((MatvecLayout::Groups, 0));
+    }
     assert!(
         ops::gemm_subgroup(g) >= 4,
         "lavapipe grants subgroups of 8 lanes"
@@ -195,7 +232,7 @@ fn gemm_case(rng: &mut Rng, ty: GgmlType, rows: usize, k: usize, n_tokens: usize
         .flat_map(|w| layouts.iter().map(move |&(l, sg)| (w, l, sg)));
     for (w, layout, sg) in cases {
         let yb = guarded(&y0);
-        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, residual, n_tokens, layout, sg).unwrap();
+        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, opts, n_tokens, layout, sg).unwrap();
         run(&[&d], n_tokens as u32);
         let what = format!(
             "{what} {layout:?} subgroup {sg} texture {}",
@@ -213,7 +250,24 @@ fn gemm_all_types() {
         for (rows, k) in [(37, 64), (64, 96), (100, 576)] {
             for n_tokens in [1, 5, 12, 33, 70] {
                 for residual in [false, true] {
-                    gemm_case(&mut rng, ty, rows, k, n_tokens, residual);
+                    gemm_case(&mut rng, ty, rows, k, n_tokens, residual, (false, false));
+                }
+            }
+        }
+    }
+    print_worst("gemm");
+}
+
+/// The row GEMM's fusions: RMSNorm of x (QKV) and RMSNorm with
+/// [gate; up] and SiLU (the FFN), as the prefill runs them.
+#[test]
+fn gemm_fused_norm_swiglu() {
+    let mut rng = Rng::new(12);
+    for ty in TYPES {
+        for (rows, k) in [(37, 64), (100, 576)] {
+            for n_tokens in [1, 12, 33] {
+                for fusion in [(true, false), (true, true), (false, true)] {
+                    gemm_case(&mut rng, ty, rows, k, n_tokens, false, fusion);
                 }
             }
         }
@@ -515,6 +569,96 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
     print_worst("matvec+rope");
 }
 
+/// The row GEMM with RoPE and the KV append in its epilogue (and the
+/// fused norm, as the prefill runs it) against the same GEMM then rope_kv:
+/// q, k, v in qkv and both whole caches must agree (NMSE <= 1e-12: the
+/// same sums and the same rotation code, shaders/rope.wgsl). x over 4 and
+/// 8 lanes (the fusion needs subgroups) and both weight stores; token
+/// counts across one and two token groups.
+#[test]
+fn gemm_with_rope_matches_gemm_then_rope_kv() {
+    let g = gpu();
+    let mut rng = Rng::new(13);
+    for (ty, nh, nkv, hd, rope_dim, k) in [
+        (GgmlType::Q4_1, 9, 3, 64, 64, 576),
+        (GgmlType::Q8_0, 4, 2, 32, 16, 64),
+    ] {
+        for (pos0, n_tokens) in [(0, 5), (100, 19)] {
+            let ctx = pos0 + n_tokens + 5;
+            let s = AttnShape {
+                n_heads: nh,
+                n_kv_heads: nkv,
+                head_dim: hd,
+                ctx,
+            };
+            let rope = RopeOpts {
+                rope_dim,
+                theta: THETA,
+                neox: false,
+            };
+            let rows = s.qkv_width();
+            let wbytes = rand_weight(&mut rng, ty, rows, k);
+            let x = upload(&rng.vec(n_tokens * k, -1.0, 1.0));
+            let nw = upload(&rng.vec(k, 0.5, 1.5));
+            let kc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+            let vc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
+            let st = step_tokens(n_tokens as u32, pos0 as u32);
+            for tex in [false, true] {
+                let w = Weight::upload_to(g, "w", ty, &wbytes, rows, k, tex).unwrap();
+                for sg in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
+                    let what = format!(
+                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} texture {tex} subgroup {sg}"
+                    );
+                    let opts = ops::GemmOpts {
+                        norm: Some((&nw, EPS)),
+                        ..Default::default()
+                    };
+                    let rows_layout = MatvecLayout::Rows;
+                    let (y1, k1, v1) = (
+                        guarded(&vec![7.0; n_tokens * rows]),
+                        guarded(&kc0),
+                        guarded(&vc0),
+                    );
+                    let mm =
+                        ops::gemm_in_layout(g, &st, &w, &x, &y1, opts, n_tokens, rows_layout, sg)
+                            .unwrap();
+                    let rk = ops::rope_kv(g, &st, s, rope, &y1, &k1, &v1, n_tokens).unwrap();
+                    run(&[&mm, &rk], n_tokens as u32);
+                    let (y2, k2, v2) = (
+                        guarded(&vec![7.0; n_tokens * rows]),
+                        guarded(&kc0),
+                        guarded(&vc0),
+                    );
+                    let fused = ops::GemmOpts {
+                        rope: Some(ops::RopeFuse {
+                            shape: s,
+                            rope,
+                            kc: &k2,
+                            vc: &v2,
+                        }),
+                        ..opts
+                    };
+                    let d =
+                        ops::gemm_in_layout(g, &st, &w, &x, &y2, fused, n_tokens, rows_layout, sg)
+                            .unwrap();
+                    assert_eq!(d.kernel.bindings().len(), 9);
+                    run(&[&d], n_tokens as u32);
+                    for (name, a, b, n) in [
+                        ("qkv", &y1, &y2, n_tokens * rows),
+                        ("k cache", &k1, &k2, kc0.len()),
+                        ("v cache", &v1, &v2, vc0.len()),
+                    ] {
+                        let want = read_guarded(a, n, &what);
+                        let got = read_guarded(b, n, &what);
+                        assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
+                    }
+                }
+            }
+        }
+    }
+    print_worst("gemm+rope");
+}
+
 /// Attention over caches holding `pos0 + n_tokens` random positions; unused
 /// positions (after the batch, and before the first window) hold NaN so
 /// that reading them poisons the output.
@@ -685,12 +829,12 @@ fn builders_reject_bad_shapes() {
         "matvec: swiglu over odd rows"
     );
     assert!(
-        is_shape(ops::gemm(g, &st, &w, &x, &x, false, 2)),
+        is_shape(ops::gemm(g, &st, &w, &x, &x, Default::default(), 2)),
         "gemm: small y for 2 tokens"
     );
     let w40 = Weight::upload(g, "w40", GgmlType::F32, &vec![0u8; 4 * 3 * 40], 3, 40).unwrap();
     assert!(
-        is_shape(ops::gemm(g, &st, &w40, &x, &x, false, 1)),
+        is_shape(ops::gemm(g, &st, &w40, &x, &x, Default::default(), 1)),
         "gemm: k not a multiple of 32"
     );
     let q40 = Weight::upload(g, "w", GgmlType::Q8_0, &wbytes[..34 * 2], 1, 40);

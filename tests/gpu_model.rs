@@ -54,7 +54,9 @@ fn prefill_intermediates_match_reference() {
         assert!(e <= 1e-6, "{name}: nmse {e:.3e}");
         compared += 1;
     }
-    assert!(compared >= 30 * 4, "only {compared} intermediates compared");
+    // At least attention, attention out and layer out of every layer (the
+    // norms have no intermediate of their own where the GEMMs fuse them).
+    assert!(compared >= 30 * 3, "only {compared} intermediates compared");
 }
 
 /// Greedy decode on the GPU gives llama.cpp's first tokens, and one-token

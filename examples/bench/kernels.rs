@@ -216,8 +216,18 @@ fn gemms(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
             for tex in [false, true] {
                 let w = Weight::upload_to(gpu, name, ty, &bytes, rows, k, tex).unwrap();
                 for layout in [MatvecLayout::Groups, MatvecLayout::Rows] {
-                    let d =
-                        ops::gemm_in_layout(gpu, &st, &w, &x, &y, false, 64, layout, sg).unwrap();
+                    let d = ops::gemm_in_layout(
+                        gpu,
+                        &st,
+                        &w,
+                        &x,
+                        &y,
+                        Default::default(),
+                        64,
+                        layout,
+                        sg,
+                    )
+                    .unwrap();
                     let secs = time(gpu, &d, n_tokens, runs);
                     let bytes =
                         (w.store.bytes() + u64::from(n_tokens) * (k + rows) as u64 * 4) as f64;

@@ -41,7 +41,7 @@ pub enum Kernel {
         /// The weight is a texture (`ops::Weight`), not a buffer.
         tex: bool,
         /// The decode QKV matvec applies RoPE and appends k and v to the
-        /// KV cache in its epilogue (shaders/matvec_rope.wgsl; subgroup
+        /// KV cache in its epilogue (shaders/rope_store.wgsl; subgroup
         /// kernel only, llama's adjacent pairs), saving the rope_kv
         /// dispatch of each layer.
         rope: bool,
@@ -52,12 +52,19 @@ pub enum Kernel {
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through broadcasts within subgroups of at least that
     /// many lanes (8, or 4 on SwiftShader); 0: every lane loads it.
+    /// `Rows` only: `norm`, x RMS-normed on the fly (the norm weight
+    /// bound after y); `swiglu`, w is [gate; up] and y silu(gate) * up;
+    /// `rope`, w is [q; k; v], RoPE and the KV append in the epilogue
+    /// (bindings as the matvec's, after the norm weight).
     Gemm {
         ty: GgmlType,
         residual: bool,
         layout: MatvecLayout,
         tex: bool,
         subgroup: u32,
+        norm: bool,
+        swiglu: bool,
+        rope: bool,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -112,8 +119,31 @@ impl Kernel {
             // ... and w again (a vec4 view and a word view of one buffer)
             Kernel::Matvec { rope: true, .. } => &[U, U, R, R, W, R, R, U, W, W],
             Kernel::Matvec { .. } => &[U, U, R, R, W, R, R],
-            // step, params, w, x, y
+            // step, params, w, x, y (, norm weight) (, rope params, k cache, v cache)
+            Kernel::Gemm {
+                tex: true,
+                norm: true,
+                rope: true,
+                ..
+            } => &[U, U, T, R, W, R, U, W, W],
+            Kernel::Gemm {
+                tex: true,
+                rope: true,
+                ..
+            } => &[U, U, T, R, W, U, W, W],
+            Kernel::Gemm {
+                norm: true,
+                rope: true,
+                ..
+            } => &[U, U, R, R, W, R, U, W, W],
+            Kernel::Gemm { rope: true, .. } => &[U, U, R, R, W, U, W, W],
+            Kernel::Gemm {
+                tex: true,
+                norm: true,
+                ..
+            } => &[U, U, T, R, W, R],
             Kernel::Gemm { tex: true, .. } => &[U, U, T, R, W],
+            Kernel::Gemm { norm: true, .. } => &[U, U, R, R, W, R],
             Kernel::Gemm { .. } => &[U, U, R, R, W],
             // step, params, w, tokens, y
             Kernel::Embed { tex: true, .. } => &[U, U, T, R, W],
@@ -162,6 +192,9 @@ impl Kernel {
                 residual,
                 subgroup,
                 layout,
+                norm,
+                swiglu,
+                rope,
                 ..
             } => {
                 let mut v = vec![("RESIDUAL", b(residual))];
@@ -170,6 +203,9 @@ impl Kernel {
                 }
                 if layout == MatvecLayout::Rows {
                     v.push(("TILE", f64::from(self.gemm_tokens())));
+                    v.push(("NORM", b(norm)));
+                    v.push(("SWIGLU", b(swiglu)));
+                    v.push(("ROPE", b(rope)));
                 }
                 v
             }
@@ -240,7 +276,7 @@ const WEIGHT_TEXTURE: &str = include_str!("../../shaders/weights/texture.wgsl");
 const ROPE: &str = include_str!("../../shaders/rope.wgsl");
 const ATTN_PARAMS: &str = include_str!("../../shaders/attn_params.wgsl");
 const ATTN_SG_BINDINGS: &str = include_str!("../../shaders/attn_sg_bindings.wgsl");
-const MATVEC_ROPE: &str = include_str!("../../shaders/matvec_rope.wgsl");
+const ROPE_STORE: &str = include_str!("../../shaders/rope_store.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
 /// sits), `unit_dot` (matvec) and `unit_w` (dequantized unit, GEMM/embed).
@@ -359,27 +395,48 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         } => include_str!("../../shaders/gemm_x/plain.wgsl"),
         _ => "",
     };
-    // The subgroup matvec's epilogue hook `rope_store`: RoPE and the KV
-    // append with their bindings, numbered after the weight's, or a stub.
+    // The epilogue hook `rope_store_at` of the subgroup matvec and the row
+    // GEMM: RoPE and the KV append with their bindings, numbered after the
+    // weight's (and the GEMM's norm weight), or a stub; and the row GEMM's
+    // norm weight (`norm_w`), or 1 (folded away).
+    let rope_at = |n: u32| {
+        format!(
+            "{ROPE}\n{ROPE_STORE}\n\
+             @group(0) @binding({n}) var<uniform> rp: RopeParams;\n\
+             @group(0) @binding({}) var<storage, read_write> kc: array<f32>; // (n_kv_heads, ctx, head_dim)\n\
+             @group(0) @binding({}) var<storage, read_write> vc: array<f32>; // (n_kv_heads, ctx, head_dim)\n",
+            n + 1,
+            n + 2
+        )
+    };
+    const ROPE_STUB: &str = "fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {}\n";
     let epilogue = match kernel {
         Kernel::Matvec {
             subgroup: 1..,
             rope: true,
             tex,
             ..
+        } => rope_at(if tex { 6 } else { 7 }),
+        Kernel::Matvec { subgroup: 1.., .. } => ROPE_STUB.to_string(),
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            norm,
+            rope,
+            ..
         } => {
-            let n = if tex { 6 } else { 7 };
-            format!(
-                "{ROPE}\n{MATVEC_ROPE}\n\
-                 @group(0) @binding({n}) var<uniform> rp: RopeParams;\n\
-                 @group(0) @binding({}) var<storage, read_write> kc: array<f32>; // (n_kv_heads, ctx, head_dim)\n\
-                 @group(0) @binding({}) var<storage, read_write> vc: array<f32>; // (n_kv_heads, ctx, head_dim)\n",
-                n + 1,
-                n + 2
-            )
-        }
-        Kernel::Matvec { subgroup: 1.., .. } => {
-            "fn rope_store(row: u32, a: f32, b: f32) {}\n".to_string()
+            let norm_w = if norm {
+                "@group(0) @binding(5) var<storage, read> nw: array<f32>; // (k,)\n\
+                 fn norm_w(i: u32) -> f32 { return nw[i]; }\n"
+            } else {
+                "fn norm_w(i: u32) -> f32 { return 1.0; }\n"
+            };
+            let rope = if rope {
+                rope_at(5 + u32::from(norm))
+            } else {
+                "fn rope_store_one(yi: u32, row: u32, own: f32, other: f32, pos: u32) {}\n"
+                    .to_string()
+            };
+            format!("{norm_w}{rope}")
         }
         Kernel::RopeKv => ROPE.to_string(),
         Kernel::Attention { subgroup: 0, .. } => ATTN_PARAMS.to_string(),
@@ -465,13 +522,30 @@ pub fn all_variants() -> Vec<Kernel> {
                 (MatvecLayout::Rows, 4),
                 (MatvecLayout::Rows, 8),
             ] {
-                v.push(Kernel::Gemm {
-                    ty,
-                    residual,
-                    layout,
-                    tex,
-                    subgroup,
-                });
+                // The fusions: the row GEMM only; norm, swiglu and rope as
+                // the prefill uses them (QKV, [gate; up]), and alone.
+                let fusions: &[(bool, bool, bool)] = match (layout, residual) {
+                    (MatvecLayout::Rows, false) => &[
+                        (false, false, false),
+                        (true, false, false),
+                        (true, true, false),
+                        (true, false, true),
+                        (false, false, true),
+                    ],
+                    _ => &[(false, false, false)],
+                };
+                for &(norm, swiglu, rope) in fusions {
+                    v.push(Kernel::Gemm {
+                        ty,
+                        residual,
+                        layout,
+                        tex,
+                        subgroup,
+                        norm,
+                        swiglu,
+                        rope,
+                    });
+                }
             }
             for fuse_norm in [false, true] {
                 for swiglu in [false, true] {

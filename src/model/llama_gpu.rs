@@ -19,7 +19,7 @@ use crate::gguf::Gguf;
 use crate::gpu::{Gpu, StepParams};
 use crate::model::config::LlamaConfig;
 use crate::model::loader::{Body, Weights};
-use crate::ops::{self, AttnShape, Dispatch, MatvecOpts, RopeOpts, Weight};
+use crate::ops::{self, AttnShape, Dispatch, GemmOpts, MatvecOpts, RopeOpts, Weight};
 use crate::{Error, Result};
 
 /// Which activation buffer an op writes: lets a debug dump read it back.
@@ -230,7 +230,7 @@ impl LlamaGpu {
                     lm_head,
                     &acts.xn,
                     &acts.logits,
-                    false,
+                    ops::GemmOpts::default(),
                     max_batch,
                 )?,
             ),
@@ -451,42 +451,97 @@ impl Builder<'_> {
             Act::X,
             ops::embed(gpu, step, embd, tokens, &a.x, 1.0, mb)?,
         )];
+        // RMSNorm and SiLU inside the GEMMs where they fuse (the row GEMM:
+        // two dispatches a layer fewer), else ops of their own.
+        let fuse = ops::gemm_fuses(gpu);
+        let residual = GemmOpts {
+            residual: true,
+            ..Default::default()
+        };
         for (l, w) in layers.iter().enumerate() {
-            v.push(self.op(
-                &format!("blk.{l}.attn_norm"),
-                Act::Xn,
-                ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.attn_norm, c.dim, c.norm_eps, mb)?,
-            ));
-            v.push(self.op(
-                &format!("blk.{l}.qkv"),
-                Act::Qkv,
-                ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, false, mb)?,
-            ));
-            v.extend(self.attention_ops(l, w, mb)?);
+            if fuse {
+                // RoPE and the KV append too where they fuse.
+                let fuse_rope = ops::gemm_fuses_rope(gpu, self.rope());
+                let rope = fuse_rope.then_some(ops::RopeFuse {
+                    shape: self.shape,
+                    rope: self.rope(),
+                    kc: &w.k_cache,
+                    vc: &w.v_cache,
+                });
+                let qkv = GemmOpts {
+                    norm: Some((&w.attn_norm, c.norm_eps)),
+                    rope,
+                    ..Default::default()
+                };
+                let name = if rope.is_some() { "qkv_rope_kv" } else { "qkv" };
+                v.push(self.op(
+                    &format!("blk.{l}.{name}"),
+                    Act::Qkv,
+                    ops::gemm(gpu, step, &w.qkv, &a.x, &a.qkv, qkv, mb)?,
+                ));
+                if rope.is_some() {
+                    v.push(self.attention_op(l, w, mb)?);
+                } else {
+                    v.extend(self.attention_ops(l, w, mb)?);
+                }
+            } else {
+                v.push(self.op(
+                    &format!("blk.{l}.attn_norm"),
+                    Act::Xn,
+                    ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.attn_norm, c.dim, c.norm_eps, mb)?,
+                ));
+                v.push(self.op(
+                    &format!("blk.{l}.qkv"),
+                    Act::Qkv,
+                    ops::gemm(gpu, step, &w.qkv, &a.xn, &a.qkv, GemmOpts::default(), mb)?,
+                ));
+                v.extend(self.attention_ops(l, w, mb)?);
+            }
             v.push(self.op(
                 &format!("blk.{l}.ffn_inp"),
                 Act::X,
-                ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, true, mb)?,
+                ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, residual, mb)?,
             ));
-            v.push(self.op(
-                &format!("blk.{l}.ffn_norm"),
-                Act::Xn,
-                ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.ffn_norm, c.dim, c.norm_eps, mb)?,
-            ));
-            v.push(self.op(
-                &format!("blk.{l}.ffn_gate_up"),
-                Act::Ffh,
-                ops::gemm(gpu, step, &w.gate_up, &a.xn, &a.ffh, false, mb)?,
-            ));
-            v.push(self.op(
-                &format!("blk.{l}.ffn_act"),
-                Act::H,
-                ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?,
-            ));
+            if fuse {
+                let swiglu = GemmOpts {
+                    norm: Some((&w.ffn_norm, c.norm_eps)),
+                    swiglu: true,
+                    ..Default::default()
+                };
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_act"),
+                    Act::H,
+                    ops::gemm(gpu, step, &w.gate_up, &a.x, &a.h, swiglu, mb)?,
+                ));
+            } else {
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_norm"),
+                    Act::Xn,
+                    ops::rmsnorm(gpu, step, &a.x, &a.xn, &w.ffn_norm, c.dim, c.norm_eps, mb)?,
+                ));
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_gate_up"),
+                    Act::Ffh,
+                    ops::gemm(
+                        gpu,
+                        step,
+                        &w.gate_up,
+                        &a.xn,
+                        &a.ffh,
+                        GemmOpts::default(),
+                        mb,
+                    )?,
+                ));
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_act"),
+                    Act::H,
+                    ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?,
+                ));
+            }
             v.push(self.op(
                 &format!("blk.{l}.l_out"),
                 Act::X,
-                ops::gemm(gpu, step, &w.down, &a.h, &a.x, true, mb)?,
+                ops::gemm(gpu, step, &w.down, &a.h, &a.x, residual, mb)?,
             ));
         }
         Ok(v)

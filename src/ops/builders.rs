@@ -179,6 +179,42 @@ pub fn matvec(
     )
 }
 
+/// What a GEMM does besides y (+)= x·wᵀ. The fusions run on the row
+/// GEMM only (`gemm_fuses`).
+#[derive(Clone, Copy, Default)]
+pub struct GemmOpts<'a> {
+    /// Accumulate into `y` instead of overwriting.
+    pub residual: bool,
+    /// RMSNorm x on the fly with this weight `(k,)` and epsilon.
+    pub norm: Option<(&'a wgpu::Buffer, f32)>,
+    /// `w` holds `[gate; up]`: y = silu(gate·x) * (up·x), `(n_tokens,
+    /// w.rows / 2)`.
+    pub swiglu: bool,
+    /// `w` is [q; k; v]: apply RoPE and append k and v to the caches in
+    /// the epilogue, as `rope_kv` would after it (llama's pairs only).
+    pub rope: Option<RopeFuse<'a>>,
+}
+
+impl GemmOpts<'_> {
+    fn fused(&self) -> bool {
+        self.norm.is_some() || self.swiglu || self.rope.is_some()
+    }
+}
+
+/// Whether this GPU's GEMM takes `GemmOpts`' norm and swiglu: the row
+/// layout, software adapters. Elsewhere the prefill keeps rmsnorm and
+/// silu_mul as ops of their own (and rope_kv, `gemm_fuses_rope`).
+pub fn gemm_fuses(gpu: &Gpu) -> bool {
+    gpu.info.gemm_layout == MatvecLayout::Rows
+}
+
+/// Whether `gemm` takes `GemmOpts::rope` for `rope` here: the row GEMM
+/// with x over subgroups (the pair partner comes through a shuffle), on
+/// llama's adjacent pairs.
+pub fn gemm_fuses_rope(gpu: &Gpu, rope: RopeOpts) -> bool {
+    gemm_fuses(gpu) && gemm_subgroup(gpu) > 0 && !rope.neox
+}
+
 /// y: `(n_tokens, n)` (+)= x `(n_tokens, k)` · w `(n, k)`ᵀ, in the GPU's
 /// tuned layout (`GpuInfo::gemm_layout`).
 pub fn gemm(
@@ -187,12 +223,12 @@ pub fn gemm(
     w: &Weight,
     x: &wgpu::Buffer,
     y: &wgpu::Buffer,
-    residual: bool,
+    opts: GemmOpts,
     max_tokens: usize,
 ) -> Result<Dispatch> {
     let layout = gpu.info.gemm_layout;
     let subgroup = gemm_subgroup(gpu);
-    gemm_in_layout(gpu, step, w, x, y, residual, max_tokens, layout, subgroup)
+    gemm_in_layout(gpu, step, w, x, y, opts, max_tokens, layout, subgroup)
 }
 
 /// Lanes the row GEMM shares x over through subgroup broadcasts here: 8
@@ -214,7 +250,7 @@ pub fn gemm_in_layout(
     w: &Weight,
     x: &wgpu::Buffer,
     y: &wgpu::Buffer,
-    residual: bool,
+    opts: GemmOpts,
     max_tokens: usize,
     layout: MatvecLayout,
     subgroup: u32,
@@ -228,23 +264,78 @@ pub fn gemm_in_layout(
             ),
         ));
     }
+    if opts.fused() && layout != MatvecLayout::Rows {
+        return Err(Error::option(
+            "gemm fusion",
+            "norm and swiglu fuse into the row GEMM only",
+        ));
+    }
     if !w.cols.is_multiple_of(32) {
         return Err(Error::shape(
             "gemm",
             format!("k = {} is not a multiple of 32", w.cols),
         ));
     }
-    need(x, (max_tokens * w.cols) as u64, "gemm x")?;
-    need(y, (max_tokens * w.rows) as u64, "gemm y")?;
-    let params = w.params(w.rows, 0.0)?;
-    // Rows per workgroup of gemm.wgsl / gemm_row.wgsl; tokens: the kernel's.
-    let rows = match layout {
-        MatvecLayout::Groups => GEMM_TILE,
-        MatvecLayout::Rows => 128,
+    // Output width, and rows per workgroup of gemm.wgsl / gemm_row.wgsl
+    // (a row-GEMM invocation's 4 rows: two outputs' gate and up rows with
+    // swiglu); tokens: the kernel's.
+    let (n, rows) = match layout {
+        MatvecLayout::Groups => (w.rows, GEMM_TILE),
+        MatvecLayout::Rows if opts.swiglu => {
+            if !w.rows.is_multiple_of(2) || opts.residual || opts.rope.is_some() {
+                return Err(Error::shape(
+                    "gemm swiglu",
+                    "[gate; up] needs an even row count, no residual and no rope",
+                ));
+            }
+            (w.rows / 2, 64)
+        }
+        MatvecLayout::Rows => (w.rows, 128),
     };
+    need(x, (max_tokens * w.cols) as u64, "gemm x")?;
+    need(y, (max_tokens * n) as u64, "gemm y")?;
+    let mut bufs = vec![x, y];
+    let eps = match opts.norm {
+        Some((nw, eps)) => {
+            need(nw, w.cols as u64, "gemm norm weight")?;
+            bufs.push(nw);
+            eps
+        }
+        None => 0.0,
+    };
+    let params = w.params(w.rows, eps)?;
+    // RoPE in the epilogue: its parameters and the caches follow.
+    let mut tail_bufs = vec![];
+    if let Some(rf) = opts.rope {
+        // The pair partner comes through a subgroup shuffle.
+        if subgroup == 0 || opts.residual {
+            return Err(Error::option(
+                "gemm rope",
+                "RoPE fuses into a row GEMM with x over subgroups, without residual",
+            ));
+        }
+        if rf.rope.neox || w.rows != rf.shape.qkv_width() {
+            return Err(Error::shape(
+                "gemm rope",
+                format!(
+                    "llama pairs over a q|k|v width of {}; got {} rows, neox {}",
+                    rf.shape.qkv_width(),
+                    w.rows,
+                    rf.rope.neox
+                ),
+            ));
+        }
+        need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
+        need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
+        let rp = rope_params(rf.shape, rf.rope)?;
+        let rpb = gpu.uniform_init("gemm rope params", bytemuck::bytes_of(&rp))?;
+        tail_bufs = vec![rpb, rf.kc.clone(), rf.vc.clone()];
+    }
+    let tail: Vec<wgpu::BindingResource> =
+        tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
     let kernel = Kernel::Gemm {
         ty: w.ty,
-        residual,
+        residual: opts.residual,
         layout,
         tex: w.store.is_texture(),
         subgroup: if layout == MatvecLayout::Rows {
@@ -252,16 +343,19 @@ pub fn gemm_in_layout(
         } else {
             0
         },
+        norm: opts.norm.is_some(),
+        swiglu: opts.swiglu,
+        rope: opts.rope.is_some(),
     };
     Dispatch::with_weight(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
         &w.store,
-        &[x, y],
-        &[],
+        &bufs,
+        &tail,
         Grid::Tokens {
-            x: to_u32(w.rows, "gemm rows")?.div_ceil(rows),
+            x: to_u32(n, "gemm rows")?.div_ceil(rows),
             tile: kernel.gemm_tokens(),
         },
         step,

@@ -231,7 +231,17 @@ impl Timed {
             )?,
             Kind::Gemm(layout) => {
                 let sg = gemm_subgroup(gpu);
-                gemm_in_layout(gpu, &step, &w, &x, &y, false, tokens, layout, sg)?
+                gemm_in_layout(
+                    gpu,
+                    &step,
+                    &w,
+                    &x,
+                    &y,
+                    Default::default(),
+                    tokens,
+                    layout,
+                    sg,
+                )?
             }
         };
         Ok(Timed {
