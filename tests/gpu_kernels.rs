@@ -486,6 +486,16 @@ fn rope_kv_norm_and_neox() {
     print_worst("rope_kv");
 }
 
+/// The fused and the separate runs' qkv, k cache and v cache (`(want,
+/// got, len)` each) agree to NMSE <= 1e-12.
+fn same_outputs(what: &str, outs: [(&wgpu::Buffer, &wgpu::Buffer, usize); 3]) {
+    for (name, (a, b, n)) in ["qkv", "k cache", "v cache"].into_iter().zip(outs) {
+        let want = read_guarded(a, n, what);
+        let got = read_guarded(b, n, what);
+        assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
+    }
+}
+
 /// The decode QKV matvec with RoPE and the KV append in its epilogue
 /// (`MatvecOpts::rope`) against the matvec followed by rope_kv, which the
 /// tests above check against the scalar reference: q, k, v in qkv and
@@ -553,15 +563,14 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                     let d = ops::matvec(g, &st, &w, &x, &y2, fused).unwrap();
                     assert_eq!(d.kernel.bindings().len(), if tex { 9 } else { 10 });
                     run(&[&d], n_tokens as u32);
-                    for (name, a, b, n) in [
-                        ("qkv", &y1, &y2, rows),
-                        ("k cache", &k1, &k2, kc0.len()),
-                        ("v cache", &v1, &v2, vc0.len()),
-                    ] {
-                        let want = read_guarded(a, n, &what);
-                        let got = read_guarded(b, n, &what);
-                        assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
-                    }
+                    same_outputs(
+                        &what,
+                        [
+                            (&y1, &y2, rows),
+                            (&k1, &k2, kc0.len()),
+                            (&v1, &v2, vc0.len()),
+                        ],
+                    );
                 }
             }
         }
@@ -643,15 +652,14 @@ fn gemm_with_rope_matches_gemm_then_rope_kv() {
                             .unwrap();
                     assert_eq!(d.kernel.bindings().len(), 9);
                     run(&[&d], n_tokens as u32);
-                    for (name, a, b, n) in [
-                        ("qkv", &y1, &y2, n_tokens * rows),
-                        ("k cache", &k1, &k2, kc0.len()),
-                        ("v cache", &v1, &v2, vc0.len()),
-                    ] {
-                        let want = read_guarded(a, n, &what);
-                        let got = read_guarded(b, n, &what);
-                        assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
-                    }
+                    same_outputs(
+                        &what,
+                        [
+                            (&y1, &y2, n_tokens * rows),
+                            (&k1, &k2, kc0.len()),
+                            (&v1, &v2, vc0.len()),
+                        ],
+                    );
                 }
             }
         }
@@ -831,6 +839,58 @@ fn builders_reject_bad_shapes() {
     assert!(
         is_shape(ops::gemm(g, &st, &w, &x, &x, Default::default(), 2)),
         "gemm: small y for 2 tokens"
+    );
+    // The GEMM fusions: swiglu over odd rows, fusions on the tiled GEMM,
+    // RoPE without subgroups or over a weight that is not [q; k; v].
+    let big = upload(&vec![0.0; 64 * 37]);
+    let swiglu = ops::GemmOpts {
+        swiglu: true,
+        ..Default::default()
+    };
+    let rows = MatvecLayout::Rows;
+    assert!(
+        is_shape(ops::gemm_in_layout(
+            g, &st, &w, &x, &big, swiglu, 1, rows, 0
+        )),
+        "gemm: swiglu over odd rows"
+    );
+    let is_option =
+        |r: edge_llm::Result<ops::Dispatch>| matches!(r, Err(Error::InvalidOption { .. }));
+    let norm = ops::GemmOpts {
+        norm: Some((&x, EPS)),
+        ..Default::default()
+    };
+    let tiled = MatvecLayout::Groups;
+    assert!(
+        is_option(ops::gemm_in_layout(g, &st, &w, &x, &big, norm, 1, tiled, 0)),
+        "gemm: norm on the tiled GEMM"
+    );
+    let shape = AttnShape {
+        n_heads: 2,
+        n_kv_heads: 1,
+        head_dim: 16,
+        ctx: 4,
+    };
+    let rope = ops::GemmOpts {
+        rope: Some(ops::RopeFuse {
+            shape,
+            rope: RopeOpts {
+                rope_dim: 16,
+                theta: THETA,
+                neox: false,
+            },
+            kc: &big,
+            vc: &big,
+        }),
+        ..Default::default()
+    };
+    assert!(
+        is_option(ops::gemm_in_layout(g, &st, &w, &x, &big, rope, 1, rows, 0)),
+        "gemm: rope without subgroups"
+    );
+    assert!(
+        is_shape(ops::gemm_in_layout(g, &st, &w, &x, &big, rope, 1, rows, 8)),
+        "gemm: rope over 37 rows (q|k|v is 64)"
     );
     let w40 = Weight::upload(g, "w40", GgmlType::F32, &vec![0u8; 4 * 3 * 40], 3, 40).unwrap();
     assert!(

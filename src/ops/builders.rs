@@ -49,6 +49,16 @@ pub struct RopeFuse<'a> {
     pub vc: &'a wgpu::Buffer,
 }
 
+/// The bindings a RoPE epilogue adds after a kernel's own (matvec, row
+/// GEMM): its parameters and the two caches, checked for size.
+fn rope_tail(gpu: &Gpu, rf: &RopeFuse) -> Result<Vec<wgpu::Buffer>> {
+    need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
+    need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
+    let rp = rope_params(rf.shape, rf.rope)?;
+    let rpb = gpu.uniform_init("rope params", bytemuck::bytes_of(&rp))?;
+    Ok(vec![rpb, rf.kc.clone(), rf.vc.clone()])
+}
+
 /// Lanes of the subgroup matvec for `w` (0: a portable kernel runs). It
 /// works on whole 32-column blocks and reads a row set's scales as one
 /// tile column (quant::SCALE_TILE_ROWS), so the up rows of [gate; up]
@@ -153,11 +163,7 @@ pub fn matvec(
                 format!("{n} rows for a q|k|v width of {}", rf.shape.qkv_width()),
             ));
         }
-        need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
-        need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
-        let rp = rope_params(rf.shape, rf.rope)?;
-        let rpb = gpu.uniform_init("matvec rope params", bytemuck::bytes_of(&rp))?;
-        tail_bufs = vec![rpb, rf.kc.clone(), rf.vc.clone()];
+        tail_bufs = rope_tail(gpu, &rf)?;
     }
     let tail: Vec<wgpu::BindingResource> =
         tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
@@ -325,11 +331,7 @@ pub fn gemm_in_layout(
                 ),
             ));
         }
-        need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
-        need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
-        let rp = rope_params(rf.shape, rf.rope)?;
-        let rpb = gpu.uniform_init("gemm rope params", bytemuck::bytes_of(&rp))?;
-        tail_bufs = vec![rpb, rf.kc.clone(), rf.vc.clone()];
+        tail_bufs = rope_tail(gpu, &rf)?;
     }
     let tail: Vec<wgpu::BindingResource> =
         tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
