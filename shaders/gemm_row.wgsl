@@ -13,10 +13,10 @@
 // shaders/gemm_x/: plain loads, or one load per lane shared through
 // subgroupBroadcast where subgroups have >= 8 lanes.
 //
-// Two fusions save the prefill a dispatch each (and a pass over x / over
-// [gate; up] in memory), as the decode matvec does:
+// Three fusions save the prefill a dispatch each (and a pass over x, over
+// [gate; up] or over q|k|v in memory), as the decode matvec does:
 // - NORM: x is RMS-normed on the fly. x_unit multiplies each x vector by
-//   the norm weight (`x_gain`) and adds the raw squares to the token's
+//   the norm weight (`norm_w`) and adds the raw squares to the token's
 //   square sum; the sums of each row are scaled by 1/rms at the end
 //   (the scale is common to the whole row, so it commutes with the dot).
 // - SWIGLU: w holds [gate; up] (wp.n = 2 n_ff rows) and y is
@@ -58,6 +58,11 @@ struct XUnit {
 struct Acc {
     a: vec4<f32>, // tokens t0 .. t0 + 3
     b: vec4<f32>, // tokens t0 + 4 .. t0 + 7
+}
+
+// Token j's sum.
+fn token_sum(s: Acc, j: u32) -> f32 {
+    return select(s.b[j % 4u], s.a[j % 4u], j < 4u);
 }
 
 fn mac(s: Acc, wu: Unit, xu: XUnit) -> Acc {
@@ -102,7 +107,7 @@ fn store(s: Acc, row: u32, t0: u32, last: u32) {
             break;
         }
         let i = (t0 + j) * wp.n + row;
-        var v = select(s.b[j % 4u], s.a[j % 4u], j < 4u);
+        var v = token_sum(s, j);
         if RESIDUAL {
             v += y[i];
         }
@@ -121,7 +126,7 @@ fn store_swiglu(g: Acc, u: Acc, o: u32, t0: u32, last: u32) {
         if j > last {
             break;
         }
-        y[(t0 + j) * nh + o] = select(h.b[j % 4u], h.a[j % 4u], j < 4u);
+        y[(t0 + j) * nh + o] = token_sum(h, j);
     }
 }
 
@@ -136,9 +141,7 @@ fn store_rope(s: Acc, o: Acc, row: u32, t0: u32, last: u32) {
             break;
         }
         let t = t0 + j;
-        let own = select(s.b[j % 4u], s.a[j % 4u], j < 4u);
-        let other = select(o.b[j % 4u], o.a[j % 4u], j < 4u);
-        rope_store_one(t * wp.n + row, row, own, other, step.pos0 + t);
+        rope_store_one(t * wp.n + row, row, token_sum(s, j), token_sum(o, j), step.pos0 + t);
     }
 }
 

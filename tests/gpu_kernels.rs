@@ -486,6 +486,54 @@ fn rope_kv_norm_and_neox() {
     print_worst("rope_kv");
 }
 
+/// Inputs of the fused-vs-separate RoPE tests: a [q; k; v] weight of
+/// `heads` = (n_heads, n_kv_heads, head_dim, rope_dim) over k columns, x,
+/// a norm weight, random caches with room past the batch, and the step.
+struct RopeSetup {
+    s: AttnShape,
+    rope: RopeOpts,
+    rows: usize,
+    wbytes: Vec<u8>,
+    x: wgpu::Buffer,
+    nw: wgpu::Buffer,
+    kc0: Vec<f32>,
+    vc0: Vec<f32>,
+    st: wgpu::Buffer,
+}
+
+fn rope_setup(
+    rng: &mut Rng,
+    ty: GgmlType,
+    heads: (usize, usize, usize, usize),
+    k: usize,
+    pos0: usize,
+    n_tokens: usize,
+) -> RopeSetup {
+    let (n_heads, n_kv_heads, head_dim, rope_dim) = heads;
+    let s = AttnShape {
+        n_heads,
+        n_kv_heads,
+        head_dim,
+        ctx: pos0 + n_tokens + 5,
+    };
+    let rows = s.qkv_width();
+    RopeSetup {
+        s,
+        rope: RopeOpts {
+            rope_dim,
+            theta: THETA,
+            neox: false,
+        },
+        rows,
+        wbytes: rand_weight(rng, ty, rows, k),
+        x: upload(&rng.vec(n_tokens * k, -1.0, 1.0)),
+        nw: upload(&rng.vec(k, 0.5, 1.5)),
+        kc0: rng.vec(s.cache_elems(), -1.0, 1.0),
+        vc0: rng.vec(s.cache_elems(), -1.0, 1.0),
+        st: step_tokens(n_tokens as u32, pos0 as u32),
+    }
+}
+
 /// The fused and the separate runs' qkv, k cache and v cache (`(want,
 /// got, len)` each) agree to NMSE <= 1e-12.
 fn same_outputs(what: &str, outs: [(&wgpu::Buffer, &wgpu::Buffer, usize); 3]) {
@@ -512,25 +560,17 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
         (GgmlType::F16, 2, 1, 16, 16, 32),
     ] {
         for (pos0, n_tokens) in [(0, 1), (1000, 3)] {
-            let ctx = pos0 + n_tokens + 5;
-            let s = AttnShape {
-                n_heads: nh,
-                n_kv_heads: nkv,
-                head_dim: hd,
-                ctx,
-            };
-            let rope = RopeOpts {
-                rope_dim,
-                theta: THETA,
-                neox: false,
-            };
-            let rows = s.qkv_width();
-            let wbytes = rand_weight(&mut rng, ty, rows, k);
-            let x = upload(&rng.vec(n_tokens * k, -1.0, 1.0));
-            let nw = upload(&rng.vec(k, 0.5, 1.5));
-            let kc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
-            let vc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
-            let st = step_tokens(n_tokens as u32, pos0 as u32);
+            let RopeSetup {
+                s,
+                rope,
+                rows,
+                wbytes,
+                x,
+                nw,
+                kc0,
+                vc0,
+                st,
+            } = rope_setup(&mut rng, ty, (nh, nkv, hd, rope_dim), k, pos0, n_tokens);
             // rope_kv on the one row the matvec wrote, at the last position.
             let st_last = step_tokens(1, (pos0 + n_tokens - 1) as u32);
             for tex in [false, true] {
@@ -593,25 +633,17 @@ fn gemm_with_rope_matches_gemm_then_rope_kv() {
         (GgmlType::Q8_0, 4, 2, 32, 16, 64),
     ] {
         for (pos0, n_tokens) in [(0, 5), (100, 19)] {
-            let ctx = pos0 + n_tokens + 5;
-            let s = AttnShape {
-                n_heads: nh,
-                n_kv_heads: nkv,
-                head_dim: hd,
-                ctx,
-            };
-            let rope = RopeOpts {
-                rope_dim,
-                theta: THETA,
-                neox: false,
-            };
-            let rows = s.qkv_width();
-            let wbytes = rand_weight(&mut rng, ty, rows, k);
-            let x = upload(&rng.vec(n_tokens * k, -1.0, 1.0));
-            let nw = upload(&rng.vec(k, 0.5, 1.5));
-            let kc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
-            let vc0 = rng.vec(s.cache_elems(), -1.0, 1.0);
-            let st = step_tokens(n_tokens as u32, pos0 as u32);
+            let RopeSetup {
+                s,
+                rope,
+                rows,
+                wbytes,
+                x,
+                nw,
+                kc0,
+                vc0,
+                st,
+            } = rope_setup(&mut rng, ty, (nh, nkv, hd, rope_dim), k, pos0, n_tokens);
             for tex in [false, true] {
                 let w = Weight::upload_to(g, "w", ty, &wbytes, rows, k, tex).unwrap();
                 for sg in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
