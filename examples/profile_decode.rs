@@ -1,8 +1,9 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL] [--prefill N [--pos P]] [--soak S]`.
-//! Each op of the decode list (or, with `--prefill N`, of the prefill list
-//! run on N tokens at position P, default 0) is recorded REPS times in one
-//! submit.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N] [--pos P] [--soak S]`.
+//! Each op of the decode list at position P (or, with `--prefill N`, of the
+//! prefill list run on N tokens from position P; P defaults to 0 there and
+//! to where the warm-up left the cache for decode) is recorded REPS times
+//! in one submit. The cache holds 2048 positions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::time::Instant;
 use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
 
 const REPS: u32 = 10;
+const CTX: u32 = 2048;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,11 +20,12 @@ fn main() {
         .iter()
         .position(|a| a == "--prefill")
         .map(|i| args[i + 1].parse::<u32>().unwrap());
-    // Where the prefill chunk starts (attention grows with it).
-    let pos0 = args
+    // Where the prefill chunk starts, or the decode step's position
+    // (attention grows with it).
+    let pos = args
         .iter()
         .position(|a| a == "--pos")
-        .map_or(0, |i| args[i + 1].parse::<u32>().unwrap());
+        .map(|i| args[i + 1].parse::<u32>().unwrap());
     let arg = args
         .first()
         .filter(|a| !a.starts_with("--"))
@@ -33,7 +36,7 @@ fn main() {
     let mut e = pollster::block_on(Engine::load(
         &file,
         &LoadOptions {
-            ctx: 512,
+            ctx: CTX as usize,
             max_batch: 64,
         },
     ))
@@ -76,17 +79,24 @@ fn main() {
     );
     let (ops, n_tokens) = match prefill {
         Some(n) => {
-            // The step uniform of an n-token prefill chunk at position pos0
-            // (the cache holds 512 positions).
+            // The step uniform of an n-token prefill chunk at position pos0.
+            let pos0 = pos.unwrap_or(0);
             assert!(
-                pos0 + n <= 512,
-                "--pos {pos0} + --prefill {n} past the 512-token cache"
+                pos0 + n <= CTX,
+                "--pos {pos0} + --prefill {n} past the {CTX}-token cache"
             );
             let sp = SamplerParams::default();
             s.model.set_step(&s.gpu, &sp.step(n, pos0, 0));
             (&s.model.prefill, n)
         }
-        None => (&s.model.decode, 1),
+        None => {
+            if let Some(p) = pos {
+                assert!(p < CTX, "--pos {p} past the {CTX}-token cache");
+                let sp = SamplerParams::default();
+                s.model.set_step(&s.gpu, &sp.step(1, p, 0));
+            }
+            (&s.model.decode, 1)
+        }
     };
     let mut per_kind: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for op in ops {

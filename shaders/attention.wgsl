@@ -7,8 +7,8 @@
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: AttnParams;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;      // (n_tokens, (n_heads + 2 n_kv) * head_dim)
-@group(0) @binding(3) var<storage, read> kc: array<f32>;       // (n_kv_heads, ctx, head_dim)
-@group(0) @binding(4) var<storage, read> vc: array<f32>;       // (n_kv_heads, ctx, head_dim)
+@group(0) @binding(3) var<storage, read> kc: array<u32>;       // (n_kv_heads, ctx, head_dim / 2) f16 pairs
+@group(0) @binding(4) var<storage, read> vc: array<u32>;       // (n_kv_heads, ctx, head_dim / 2) f16 pairs
 @group(0) @binding(5) var<storage, read_write> out: array<f32>; // (n_tokens, n_heads * head_dim)
 
 const WG: u32 = 64u;
@@ -58,10 +58,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let len = min(CHUNK, n_keys - j0);
         var lm = -3.0e38;
         for (var j = tid; j < len; j += WG) {
-            let kb = (kv0 + j0 + j) * hd;
+            let kb = (kv0 + j0 + j) * hd / 2u;
             var s = 0.0;
-            for (var d = 0u; d < hd; d++) {
-                s += qs[d] * kc[kb + d];
+            for (var w = 0u; w < hd / 2u; w++) {
+                let k = unpack2x16float(kc[kb + w]);
+                s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
             }
             s *= p.scale;
             sc[j] = s;
@@ -82,7 +83,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if d < hd {
                 var a = acc[i] * corr;
                 for (var j = 0u; j < len; j++) {
-                    a += sc[j] * vc[(kv0 + j0 + j) * hd + d];
+                    let v = unpack2x16float(vc[((kv0 + j0 + j) * hd + d) / 2u]);
+                    a += sc[j] * select(v.x, v.y, (d & 1u) == 1u);
                 }
                 acc[i] = a;
             }

@@ -54,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let kb = (kv0 + j) * HD4 + l4;
         var s = vec4<f32>(0.0);
         for (var r = 0u; r < DPL4; r++) {
-            let k = kc[kb + r];
+            let k = k4(kb + r);
             s += qd[4u * r] * k.x + qd[4u * r + 1u] * k.y + qd[4u * r + 2u] * k.z
                 + qd[4u * r + 3u] * k.w;
         }
@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         l = l * corr + e;
         m = m_new;
         for (var r = 0u; r < DPL4; r++) {
-            let v = vc[kb + r];
+            let v = v4(kb + r);
             ad[4u * r] = ad[4u * r] * corr + e * v.x;
             ad[4u * r + 1u] = ad[4u * r + 1u] * corr + e * v.y;
             ad[4u * r + 2u] = ad[4u * r + 2u] * corr + e * v.z;

@@ -48,7 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             s[h] = 0.0;
         }
         for (var i = 0u; i < HD4; i++) {
-            let kv = kc[kb + i];
+            let kv = k4(kb + i);
             for (var h = 0u; h < GROUP; h++) {
                 s[h] += dot(q[h * HD4 + i], kv);
             }
@@ -63,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             m[h] = m_new;
         }
         for (var i = 0u; i < HD4; i++) {
-            let vv = vc[kb + i];
+            let vv = v4(kb + i);
             for (var h = 0u; h < GROUP; h++) {
                 acc[h * HD4 + i] = acc[h * HD4 + i] * corr[h] + e[h] * vv;
             }

@@ -132,14 +132,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kv0 = kvh * p.ctx;
     for (var j = start; j < end; j++) {
         let kb = (kv0 + j) * HD4 + lane;
-        let s = scores(kc[kb], kc[kb + 8u]);
+        let s = scores(k4(kb), k4(kb + 8u));
         let valid = j >= mine.x && j < mine.y;
         let m_new = select(m, max(m, s), valid);
         let corr = exp(m - m_new);
         let e = select(vec4<f32>(0.0), exp(s - m_new), valid);
         l = l * corr + e;
         m = m_new;
-        values(vc[kb], vc[kb + 8u], corr, e);
+        values(v4(kb), v4(kb + 8u), corr, e);
     }
     if t0 + lane > last {
         return;

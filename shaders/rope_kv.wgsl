@@ -1,13 +1,29 @@
-// Rotates q and k of each token in place (RoPE at position pos0 + t) and
-// appends k and v to this layer's KV cache.
+// Rotates q of each token in place (RoPE at position pos0 + t) and appends
+// rotated k and v to this layer's KV cache, whose words hold f16 pairs:
+// dims (2w, 2w + 1) in word w of a row, as llama.cpp keeps its cache in f16
+// (half the bytes attention streams; unpack2x16float on the read side).
 // One thread per pair slot: (n_heads + 2 * n_kv_heads) * head_dim / 2 per
-// token; q/k slots rotate a pair, v slots copy two values.
+// token; q slots rotate a pair, k and v slots write cache word i.
 // RopeParams and rope_pair: shaders/rope.wgsl.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: RopeParams;
 @group(0) @binding(2) var<storage, read_write> qkv: array<f32>; // (n_tokens, (n_heads + 2 n_kv) * head_dim)
-@group(0) @binding(3) var<storage, read_write> kc: array<f32>;  // (n_kv_heads, ctx, head_dim)
-@group(0) @binding(4) var<storage, read_write> vc: array<f32>;  // (n_kv_heads, ctx, head_dim)
+@group(0) @binding(3) var<storage, read_write> kc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
+@group(0) @binding(4) var<storage, read_write> vc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
+
+// Dim d of the k head at `base` rotated (either pairing): the cache word of
+// dims 2i, 2i + 1 needs both, and NeoX pairs them with dims half a rotation
+// away.
+fn k_rotated(base: u32, d: u32, pos: u32) -> f32 {
+    let half = p.rope_dim / 2u;
+    if p.neox != 0u && d < p.rope_dim {
+        let j = d % half;
+        let r = rope_pair(qkv[base + j], qkv[base + j + half], j, pos, p);
+        return select(r.x, r.y, d >= half);
+    }
+    let r = rope_pair(qkv[base + (d & ~1u)], qkv[base + (d | 1u)], d / 2u, pos, p);
+    return select(r.x, r.y, (d & 1u) == 1u);
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -25,11 +41,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let base = t * stride + head * p.head_dim;
     let n_qk = p.n_heads + p.n_kv_heads;
     if head >= n_qk {
-        // v: copy dims 2i and 2i+1 into the cache.
+        // v: dims 2i and 2i+1 into cache word i of the row.
         let kvh = head - n_qk;
-        let dst = (kvh * p.ctx + pos) * p.head_dim + 2u * i;
-        vc[dst] = qkv[base + 2u * i];
-        vc[dst + 1u] = qkv[base + 2u * i + 1u];
+        let dst = (kvh * p.ctx + pos) * half_hd + i;
+        vc[dst] = pack2x16float(vec2<f32>(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
+        return;
+    }
+    if head >= p.n_heads {
+        let kvh = head - p.n_heads;
+        let dst = (kvh * p.ctx + pos) * half_hd + i;
+        kc[dst] = pack2x16float(vec2<f32>(k_rotated(base, 2u * i, pos),
+                                          k_rotated(base, 2u * i + 1u, pos)));
         return;
     }
     // Slots i >= rope_dim / 2 carry the unrotated dims 2i, 2i + 1 (>= rope_dim)
@@ -41,15 +63,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         b = i + p.rope_dim / 2u;
     }
     let r = rope_pair(qkv[base + a], qkv[base + b], i, pos, p);
-    let x0 = r.x;
-    let x1 = r.y;
-    if head < p.n_heads {
-        qkv[base + a] = x0;
-        qkv[base + b] = x1;
-    } else {
-        let kvh = head - p.n_heads;
-        let dst = (kvh * p.ctx + pos) * p.head_dim;
-        kc[dst + a] = x0;
-        kc[dst + b] = x1;
-    }
+    qkv[base + a] = r.x;
+    qkv[base + b] = r.y;
 }

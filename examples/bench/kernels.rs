@@ -171,8 +171,8 @@ fn attention(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
         ctx: 2048,
     };
     let qkv = storage(gpu, "qkv", 64 * s.qkv_width(), 0.1);
-    let kc = storage(gpu, "k", s.cache_elems(), 0.1);
-    let vc = storage(gpu, "v", s.cache_elems(), 0.1);
+    let kc = storage(gpu, "k", s.cache_words(), 0.1);
+    let vc = storage(gpu, "v", s.cache_words(), 0.1);
     let o = storage(gpu, "o", 64 * DIM, 0.0);
     for (n_tokens, pos) in [(1u32, 128u32), (1, 1024), (64, 448)] {
         let st = step(gpu, n_tokens, pos);

@@ -403,8 +403,8 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         format!(
             "{ROPE}\n{ROPE_STORE}\n\
              @group(0) @binding({n}) var<uniform> rp: RopeParams;\n\
-             @group(0) @binding({}) var<storage, read_write> kc: array<f32>; // (n_kv_heads, ctx, head_dim)\n\
-             @group(0) @binding({}) var<storage, read_write> vc: array<f32>; // (n_kv_heads, ctx, head_dim)\n",
+             @group(0) @binding({}) var<storage, read_write> kc: array<u32>; // (n_kv_heads, ctx, head_dim / 2) f16 pairs\n\
+             @group(0) @binding({}) var<storage, read_write> vc: array<u32>; // (n_kv_heads, ctx, head_dim / 2) f16 pairs\n",
             n + 1,
             n + 2
         )

@@ -166,8 +166,8 @@ impl LlamaGpu {
                 ffn_norm: w.ffn_norm,
                 gate_up: w.gate_up,
                 down: w.down,
-                k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_elems())?,
-                v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_elems())?,
+                k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_words())?,
+                v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_words())?,
             });
         }
         for w in layers

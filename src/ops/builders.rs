@@ -44,7 +44,7 @@ pub struct MatvecOpts<'a> {
 pub struct RopeFuse<'a> {
     pub shape: AttnShape,
     pub rope: RopeOpts,
-    /// `(n_kv_heads, ctx, head_dim)` each.
+    /// `(n_kv_heads, ctx, head_dim)` each, in f16 pairs (`AttnShape::cache_words`).
     pub kc: &'a wgpu::Buffer,
     pub vc: &'a wgpu::Buffer,
 }
@@ -52,8 +52,8 @@ pub struct RopeFuse<'a> {
 /// The bindings a RoPE epilogue adds after a kernel's own (matvec, row
 /// GEMM): its parameters and the two caches, checked for size.
 fn rope_tail(gpu: &Gpu, rf: &RopeFuse) -> Result<Vec<wgpu::Buffer>> {
-    need(rf.kc, rf.shape.cache_elems() as u64, "k cache")?;
-    need(rf.vc, rf.shape.cache_elems() as u64, "v cache")?;
+    need(rf.kc, rf.shape.cache_words() as u64, "k cache")?;
+    need(rf.vc, rf.shape.cache_words() as u64, "v cache")?;
     let rp = rope_params(rf.shape, rf.rope)?;
     let rpb = gpu.uniform_init("rope params", bytemuck::bytes_of(&rp))?;
     Ok(vec![rpb, rf.kc.clone(), rf.vc.clone()])
@@ -447,6 +447,13 @@ impl AttnShape {
         self.n_kv_heads * self.ctx * self.head_dim
     }
 
+    /// 4-byte words of one layer's K (or V) cache buffer: the caches hold
+    /// f16 pairs (dims 2w, 2w + 1 in word w of a row), as llama.cpp keeps
+    /// its cache in f16 (shaders/rope_kv.wgsl); head_dim is even.
+    pub fn cache_words(&self) -> usize {
+        self.cache_elems() / 2
+    }
+
     fn check(&self) -> Result<()> {
         if self.n_heads == 0
             || self.n_kv_heads == 0
@@ -498,7 +505,7 @@ fn rope_params(s: AttnShape, rope: RopeOpts) -> Result<RopeParams> {
 }
 
 /// Rotates q of qkv `(n_tokens, qkv_width)` in place and writes rotated k
-/// and v to the caches `(n_kv_heads, ctx, head_dim)` at positions pos0 + t
+/// and v to the caches `(n_kv_heads, ctx, head_dim)` (f16 pairs) at positions pos0 + t
 /// (k in qkv stays unrotated: attention reads keys from the cache).
 #[allow(clippy::too_many_arguments)]
 pub fn rope_kv(
@@ -513,8 +520,8 @@ pub fn rope_kv(
 ) -> Result<Dispatch> {
     let params = rope_params(s, rope)?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "rope qkv")?;
-    need(kc, s.cache_elems() as u64, "k cache")?;
-    need(vc, s.cache_elems() as u64, "v cache")?;
+    need(kc, s.cache_words() as u64, "k cache")?;
+    need(vc, s.cache_words() as u64, "v cache")?;
     let slots = to_u32(s.qkv_width() / 2, "rope slots")?;
     Dispatch::new(
         gpu,
@@ -599,8 +606,8 @@ pub fn attention_with(
 ) -> Result<Dispatch> {
     s.check()?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "attention qkv")?;
-    need(kc, s.cache_elems() as u64, "k cache")?;
-    need(vc, s.cache_elems() as u64, "v cache")?;
+    need(kc, s.cache_words() as u64, "k cache")?;
+    need(vc, s.cache_words() as u64, "v cache")?;
     need(
         out,
         (max_tokens * s.n_heads * s.head_dim) as u64,

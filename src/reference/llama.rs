@@ -28,8 +28,8 @@ struct Layer {
     w_gate: Vec<f32>,    // [ffn, dim]
     w_up: Vec<f32>,      // [ffn, dim]
     w_down: Vec<f32>,    // [dim, ffn]
-    k_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim]
-    v_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim]
+    k_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim], f16 values
+    v_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim], f16 values
 }
 
 /// A dequantizer with the signature of `crate::quant::dequantize`.
@@ -221,13 +221,20 @@ impl RefLlama {
             dump(&name("q"), &q);
             dump(&name("k"), &k);
             dump(&name("v"), &v);
-            // Token t's kv head g goes to cache[g][pos0 + t][..].
+            // Token t's kv head g goes to cache[g][pos0 + t][..], rounded
+            // to f16 as llama.cpp's cache (and the GPU's) keeps it.
+            let f16 = |x: &f32| half::f16::from_f32(*x).to_f32();
             for t in 0..n {
                 for g in 0..c.n_kv_heads {
                     let src = t * kv_dim + g * hd;
                     let dst = (g * self.ctx + pos0 + t) * hd;
-                    w.k_cache[dst..dst + hd].copy_from_slice(&k[src..src + hd]);
-                    w.v_cache[dst..dst + hd].copy_from_slice(&v[src..src + hd]);
+                    let (kd, vd) = (&mut w.k_cache[dst..dst + hd], &mut w.v_cache[dst..dst + hd]);
+                    for (d, s) in kd.iter_mut().zip(&k[src..src + hd]) {
+                        *d = f16(s);
+                    }
+                    for (d, s) in vd.iter_mut().zip(&v[src..src + hd]) {
+                        *d = f16(s);
+                    }
                 }
             }
             let att = attention(&q, &w.k_cache, &w.v_cache, &dims, n, pos0)?;

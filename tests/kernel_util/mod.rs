@@ -132,6 +132,36 @@ pub fn upload_u32(ids: &[u32]) -> wgpu::Buffer {
         .unwrap()
 }
 
+/// A KV cache's words from its values: f16 pairs (dims 2w, 2w + 1 in word
+/// w, as shaders/rope_kv.wgsl writes them), as f32 bit patterns so that
+/// `upload`, `guarded` and `read_guarded` move them unchanged.
+pub fn f16_words(values: &[f32]) -> Vec<f32> {
+    values
+        .chunks_exact(2)
+        .map(|p| {
+            let lo = u32::from(half::f16::from_f32(p[0]).to_bits());
+            let hi = u32::from(half::f16::from_f32(p[1]).to_bits());
+            f32::from_bits(lo | (hi << 16))
+        })
+        .collect()
+}
+
+/// The values of `f16_words`' words.
+pub fn f16_values(words: &[f32]) -> Vec<f32> {
+    words
+        .iter()
+        .flat_map(|w| {
+            let b = w.to_bits();
+            [b as u16, (b >> 16) as u16].map(|h| half::f16::from_bits(h).to_f32())
+        })
+        .collect()
+}
+
+/// `v` rounded to f16, as a KV cache keeps it.
+pub fn f16_round(v: &[f32]) -> Vec<f32> {
+    f16_values(&f16_words(v))
+}
+
 /// An output buffer holding `init` followed by `GUARD` sentinels.
 pub fn guarded(init: &[f32]) -> wgpu::Buffer {
     let mut v = init.to_vec();
