@@ -1,15 +1,20 @@
 // Causal grouped-query attention of the step's tokens over the KV cache, on
 // CPU adapters with subgroups (same bindings and parameters as
 // attention.wgsl). One workgroup = one subgroup of WG lanes per (KV head,
-// token), serving the GROUP <= 4 query heads that share the KV head. Lanes
-// split the head dims (DPL4 vec4s each) and walk the keys together: a key's
-// score is each lane's partial dot, summed with one subgroupAdd. Every
-// per-head value is a vec4 over the heads (q and output as one vec4 per
-// dim), so a lane holds 2 * 4 * DPL4 vec4s and no array is indexed by a
-// runtime value. Why: attention_sg.wgsl gives each lane whole keys, so each
-// lane keeps GROUP * head_dim values of q and output in arrays that CPU
-// drivers put in memory; lavapipe runs this layout 2-3x faster (`cargo
-// xtask bench --kernels`). GPUs keep attention_sg.wgsl.
+// token), serving the GROUP <= 4 query heads that share the KV head, each
+// per-head value a vec4 over the heads. The keys go in blocks of WG:
+// - scores: lane i takes key j0 + i whole, q coming from the lanes that
+//   hold it (DPL4 vec4s each) through subgroupShuffle; then one max across
+//   the lanes and one exp per head and lane for the whole block;
+// - values: lanes split the head dims again (DPL4 vec4s each), key i's
+//   softmax weights taken from lane i.
+// No array is indexed by a runtime value. Why: attention_sg.wgsl gives
+// each lane whole keys and whole outputs, GROUP * head_dim values in
+// arrays that CPU drivers put in memory (this layout runs 2-3x faster on
+// lavapipe, `cargo xtask bench --kernels`); and walking the keys one at a
+// time with lanes over dims took a subgroupAdd and two exps per key
+// (blocks: decode attention at position 1000 ~25% faster on lavapipe).
+// GPUs keep attention_sg.wgsl.
 
 // AttnParams and the bindings (vec4 views): shaders/attn_params.wgsl,
 // shaders/attn_sg_bindings.wgsl.
@@ -30,49 +35,71 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let start = keys.x;
     let n_keys = keys.y;
     let l4 = lane * DPL4; // the lane's first vec4 within a head
-    // qd[d][h]: the lane's dim d of head h (heads past GROUP repeat the last).
+    // qd[h * DPL4 + r]: vec4 r of the lane's dims of head h (heads past
+    // GROUP repeat the last); a key's score takes the rest from the other
+    // lanes by shuffles (registers; a load per lane is a scalar loop on CPU
+    // drivers).
     var qd: array<vec4<f32>, MAXD>;
-    var ad: array<vec4<f32>, MAXD>; // output sums, same layout
     for (var h = 0u; h < 4u; h++) {
         let qb = t * stride4 + (kvh * GROUP + min(h, GROUP - 1u)) * HD4 + l4;
         for (var r = 0u; r < DPL4; r++) {
-            let q = qkv[qb + r] * p.scale;
-            qd[4u * r][h] = q.x;
-            qd[4u * r + 1u][h] = q.y;
-            qd[4u * r + 2u][h] = q.z;
-            qd[4u * r + 3u][h] = q.w;
+            qd[h * DPL4 + r] = qkv[qb + r] * p.scale;
         }
     }
+    // ad[d][h]: output sums of the lane's dim d of head h.
+    var ad: array<vec4<f32>, MAXD>;
     for (var d = 0u; d < MAXD; d++) {
         ad[d] = vec4<f32>(0.0);
     }
-    var m = vec4<f32>(-3.0e38); // running max per head
-    var l = vec4<f32>(0.0);     // running sum per head
+    var m = vec4<f32>(-3.0e38); // running max per head (the same in every lane)
+    var l = vec4<f32>(0.0);     // this lane's keys' share of the sum per head
     let kv0 = kvh * p.ctx;
-    // Uniform over the lanes: every lane walks every key (subgroupAdd).
-    for (var j = start; j < n_keys; j++) {
-        let kb = (kv0 + j) * HD4 + l4;
+    // Blocks of WG keys. Scores: lane i takes key j0 + i whole, so a block
+    // needs one max and one exp per head and lane, and no sum across lanes
+    // (a key at a time, each key took a subgroupAdd and two exps).
+    for (var j0 = start; j0 < n_keys; j0 += WG) {
+        let valid = j0 + lane < n_keys;
+        let kb = (kv0 + min(j0 + lane, n_keys - 1u)) * HD4;
         var s = vec4<f32>(0.0);
-        for (var r = 0u; r < DPL4; r++) {
-            let k = k4(kb + r);
-            s += qd[4u * r] * k.x + qd[4u * r + 1u] * k.y + qd[4u * r + 2u] * k.z
-                + qd[4u * r + 3u] * k.w;
+        for (var o = 0u; o < WG; o++) {
+            for (var r = 0u; r < DPL4; r++) {
+                let k = k4(kb + o * DPL4 + r);
+                s.x += dot(subgroupShuffle(qd[r], o), k);
+                if GROUP > 1u {
+                    s.y += dot(subgroupShuffle(qd[DPL4 + r], o), k);
+                }
+                if GROUP > 2u {
+                    s.z += dot(subgroupShuffle(qd[2u * DPL4 + r], o), k);
+                }
+                if GROUP > 3u {
+                    s.w += dot(subgroupShuffle(qd[3u * DPL4 + r], o), k);
+                }
+            }
         }
-        s = subgroupAdd(s);
-        let m_new = max(m, s);
+        s = select(vec4<f32>(-3.0e38), s, valid);
+        let m_new = max(m, subgroupMax(s));
         let corr = exp(m - m_new);
         let e = exp(s - m_new);
         l = l * corr + e;
         m = m_new;
-        for (var r = 0u; r < DPL4; r++) {
-            let v = v4(kb + r);
-            ad[4u * r] = ad[4u * r] * corr + e * v.x;
-            ad[4u * r + 1u] = ad[4u * r + 1u] * corr + e * v.y;
-            ad[4u * r + 2u] = ad[4u * r + 2u] * corr + e * v.z;
-            ad[4u * r + 3u] = ad[4u * r + 3u] * corr + e * v.w;
+        // Values: lanes over dims again, key i's weights from lane i.
+        for (var d = 0u; d < 4u * DPL4; d++) {
+            ad[d] *= corr;
+        }
+        let n = min(WG, n_keys - j0);
+        for (var i = 0u; i < n; i++) {
+            let ei = subgroupShuffle(e, i);
+            let vb = (kv0 + j0 + i) * HD4 + l4;
+            for (var r = 0u; r < DPL4; r++) {
+                let v = v4(vb + r);
+                ad[4u * r] += ei * v.x;
+                ad[4u * r + 1u] += ei * v.y;
+                ad[4u * r + 2u] += ei * v.z;
+                ad[4u * r + 3u] += ei * v.w;
+            }
         }
     }
-    let inv = 1.0 / l;
+    let inv = 1.0 / subgroupAdd(l);
     for (var h = 0u; h < GROUP; h++) {
         let ob = (t * p.n_heads + kvh * GROUP + h) * HD4 + l4;
         for (var r = 0u; r < DPL4; r++) {
