@@ -22,7 +22,8 @@
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2 (and 6 for a buffer): the weight, declared by shaders/weights/
-@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;   // (n_tokens, k)
+// binding 3, x (n_tokens, k): declared by gpu::kernels, storage or
+// (X_UNIFORM, one token) a uniform indexed through X_MASK
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
 
@@ -60,8 +61,9 @@ override XSHARE: bool = false;
 // goes to `ss`.
 fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock {
     let b = xbase + j * 8u;
-    var xb = XBlock(x[b], x[b + 1u], x[b + 2u], x[b + 3u], x[b + 4u], x[b + 5u], x[b + 6u],
-                    x[b + 7u], 0.0);
+    var xb = XBlock(x[b & X_MASK], x[(b + 1u) & X_MASK], x[(b + 2u) & X_MASK],
+                    x[(b + 3u) & X_MASK], x[(b + 4u) & X_MASK], x[(b + 5u) & X_MASK],
+                    x[(b + 6u) & X_MASK], x[(b + 7u) & X_MASK], 0.0);
     if FUSE_NORM {
         if count {
             *ss += dot(xb.v0, xb.v0) + dot(xb.v1, xb.v1) + dot(xb.v2, xb.v2)
@@ -86,7 +88,7 @@ fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock
 // square sum into `ss` (share_block loads each vector in one lane only, so
 // the lanes' sums add up to the norm's).
 fn x_normed(xbase: u32, c: u32, ss: ptr<function, f32>) -> vec4<f32> {
-    let v = x[xbase + c];
+    let v = x[(xbase + c) & X_MASK];
     if FUSE_NORM {
         *ss += dot(v, v);
         return v * nw[c];
@@ -153,7 +155,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lane: u32) {
     let sub = lane % SPLIT; // lane within its set
     let row0 = (wg_linear(wid, nwg) * (WG / SPLIT) + lane / SPLIT) * ROWS;
-    let xbase = (step.n_tokens - 1u) * wp.k / 4u;
+    // The last token's x; with X_UNIFORM x holds only the one token.
+    let xbase = select((step.n_tokens - 1u) * wp.k / 4u, 0u, X_UNIFORM);
     // FUSE_NORM: rmsnorm(x) * nw = scale * (x * nw), one scale for the
     // token, so the rows sum over x * nw and take the scale at the end, and
     // the square sum comes from the blocks the loop loads anyway instead of

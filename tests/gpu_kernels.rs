@@ -14,7 +14,7 @@
 mod kernel_util;
 
 use edge_llm::gguf::GgmlType;
-use edge_llm::gpu::MatvecLayout;
+use edge_llm::gpu::{Kernel, MatvecLayout};
 use edge_llm::ops::{self, AttnKernel, AttnShape, MatvecOpts, RopeOpts, Weight};
 use edge_llm::quant::dequantize;
 use edge_llm::reference::ops as r;
@@ -54,7 +54,8 @@ fn matvec_case(
     } else {
         vec![777.0; rows]
     };
-    let (xb, nwb) = (upload(&x), upload(&nw));
+    // x's buffer holds the 64 KiB a uniform view of it takes (decode).
+    let (xb, nwb) = (upload(&padded(&x)), upload(&nw));
     let st = step_tokens(n_tokens as u32, 0);
 
     let last = &x[(n_tokens - 1) * k..];
@@ -82,17 +83,29 @@ fn matvec_case(
             (w, Some(MatvecLayout::Rows), None),
         ]);
     }
-    let mut cases: Vec<_> = cases.into_iter().map(|(w, l, s)| (w, l, s, None)).collect();
+    let mut cases: Vec<_> = cases
+        .into_iter()
+        .map(|(w, l, s)| (w, l, s, None, false))
+        .collect();
     if k.is_multiple_of(32) && g.info.subgroup_lanes.is_some() {
         // Sets of 2 share x through broadcasts on 8 lanes and, as on
         // SwiftShader, on 4 (where the block count is even).
         cases.extend([
-            (&wb, None, Some(1), None),
-            (&wb, None, Some(2), None),
-            (&wt, None, Some(2), Some(4)),
+            (&wb, None, Some(1), None, false),
+            (&wb, None, Some(2), None, false),
+            (&wt, None, Some(2), Some(4), false),
         ]);
+        // One token as the decode list runs it: x and the norm weight
+        // bound as uniforms on CPU adapters.
+        if n_tokens == 1 {
+            cases.extend([
+                (&wb, None, Some(2), None, true),
+                (&wt, None, Some(2), None, true),
+                (&wt, None, Some(2), Some(4), true),
+            ]);
+        }
     }
-    for (w, layout, split, lanes) in cases {
+    for (w, layout, split, lanes, decode) in cases {
         let yb = guarded(&y0);
         let opts = MatvecOpts {
             norm: norm.then_some((&nwb, EPS)),
@@ -102,11 +115,29 @@ fn matvec_case(
             split,
             rope: None,
             lanes,
+            decode,
         };
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
+        // x as a uniform: decode on CPU adapters, where the subgroup
+        // kernel runs (not for every shape).
+        let (uniform, sg) = match d.kernel {
+            Kernel::Matvec {
+                x_uniform,
+                subgroup,
+                ..
+            } => (x_uniform, subgroup > 0),
+            _ => (false, false),
+        };
+        assert_eq!(
+            uniform,
+            decode && g.info.cpu && sg,
+            "{what}: x as a uniform"
+        );
         run(&[&d], n_tokens as u32);
         let tex = w.store.is_texture();
-        let what = format!("{what} {layout:?} split {split:?} lanes {lanes:?} texture {tex}");
+        let what = format!(
+            "{what} {layout:?} split {split:?} lanes {lanes:?} texture {tex} x uniform {uniform}"
+        );
         let got = read_guarded(&yb, rows, &what);
         assert_close(&got, &want, 1e-7, &what);
     }
@@ -537,7 +568,7 @@ fn rope_setup(
         },
         rows,
         wbytes: rand_weight(rng, ty, rows, k),
-        x: upload(&rng.vec(n_tokens * k, -1.0, 1.0)),
+        x: upload(&padded(&rng.vec(n_tokens * k, -1.0, 1.0))),
         nw: upload(&rng.vec(k, 0.5, 1.5)),
         kc0: f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)),
         vc0: f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)),
@@ -608,6 +639,7 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                     let rk = ops::rope_kv(g, &st_last, s, rope, &y1, &k1, &v1, 1).unwrap();
                     run(&[&rk], 1);
                     let (y2, k2, v2) = (guarded(&vec![7.0; rows]), guarded(&kc0), guarded(&vc0));
+                    // One token: as the decode list runs it (x uniform).
                     let fused = MatvecOpts {
                         rope: Some(ops::RopeFuse {
                             shape: s,
@@ -615,10 +647,19 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                             kc: &k2,
                             vc: &v2,
                         }),
+                        decode: n_tokens == 1,
                         ..opts
                     };
                     let d = ops::matvec(g, &st, &w, &x, &y2, fused).unwrap();
                     assert_eq!(d.kernel.bindings().len(), if tex { 9 } else { 10 });
+                    let uniform = matches!(
+                        d.kernel,
+                        Kernel::Matvec {
+                            x_uniform: true,
+                            ..
+                        }
+                    );
+                    assert_eq!(uniform, n_tokens == 1 && g.info.cpu, "{what}: x uniform");
                     run(&[&d], n_tokens as u32);
                     same_outputs(
                         &what,

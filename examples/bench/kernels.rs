@@ -116,7 +116,8 @@ fn row(kernel: &str, shape: String, secs: f64, bytes: f64, flops: f64) -> Value 
 
 fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
     let st = step(gpu, 1, 0);
-    let x = storage(gpu, "x", FFN, 0.5);
+    // Room for the decode matvec's uniform view of x (`ops::X_UNIFORM_BYTES`).
+    let x = storage(gpu, "x", FFN.max(ops::X_UNIFORM_BYTES as usize / 4), 0.5);
     let y = storage(gpu, "y", VOCAB, 0.0);
     let nw = storage(gpu, "nw", FFN, 1.0);
     // (name, rows of the weight, k, fused options) as decode uses them.
@@ -145,6 +146,9 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     split: None,
                     rope: None,
                     lanes: None,
+                    // As the decode list runs it (x uniform on CPU adapters
+                    // where x's buffer is large enough).
+                    decode: true,
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

@@ -23,6 +23,9 @@ pub struct GpuInfo {
     /// is granted and that size is in 4..=64; else the portable kernels.
     pub subgroup_lanes: Option<u32>,
     pub max_storage_binding: u64,
+    /// Bytes of one uniform binding (the decode matvec's x on CPU
+    /// adapters, `Kernel::Matvec { x_uniform }`).
+    pub max_uniform_binding: u64,
     pub max_buffer_size: u64,
     /// Texels per side of a 2-D texture (weights in textures).
     pub max_texture_2d: u32,
@@ -135,6 +138,7 @@ impl Gpu {
             subgroup_lanes: (subgroups && (4..=64).contains(&ai.subgroup_min_size))
                 .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
+            max_uniform_binding: limits.max_uniform_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_texture_2d: limits.max_texture_dimension_2d,
             matvec_layout: MatvecLayout::default(),
@@ -187,7 +191,10 @@ impl Gpu {
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
+            // UNIFORM too: the decode matvec binds x as a uniform on CPU
+            // adapters (`Kernel::Matvec { x_uniform }`).
             usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::UNIFORM
                 | wgpu::BufferUsages::COPY_DST
                 | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,

@@ -48,6 +48,16 @@ pub enum Kernel {
         /// The row sets share x through broadcasts (shaders/matvec_sg.wgsl
         /// XSHARE): 4 or 8 lanes in sets of 2 over an even block count.
         share_x: bool,
+        /// Subgroup kernel, one token (the decode list): x bound as a
+        /// uniform, `array<vec4<f32>, 4096>` (the 64 KiB WebGPU uniform
+        /// limit; `ops::X_UNIFORM_BYTES`), its index masked to the array.
+        /// Why: on CPU drivers a storage load with a per-lane address is a
+        /// scalar loop over the lanes with a bounds check per component, a
+        /// uniform load a gather: lavapipe's decode list ran ~8% faster
+        /// (medians of 6 alternations). An array sized to k (or to k's
+        /// next power of two) ran no faster than storage; the cause was
+        /// not found.
+        x_uniform: bool,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through broadcasts within subgroups of at least that
@@ -109,6 +119,18 @@ impl Kernel {
         match self {
             // step, params, w, x, y, norm weight
             // ... with RoPE: rope params, k cache, v cache
+            // (x uniform with `x_uniform`)
+            Kernel::Matvec {
+                tex: true,
+                x_uniform: true,
+                rope: true,
+                ..
+            } => &[U, U, T, U, W, R, U, W, W],
+            Kernel::Matvec {
+                tex: true,
+                x_uniform: true,
+                ..
+            } => &[U, U, T, U, W, R],
             Kernel::Matvec {
                 tex: true,
                 rope: true,
@@ -117,6 +139,14 @@ impl Kernel {
             Kernel::Matvec { tex: true, .. } => &[U, U, T, R, W, R],
             Kernel::Matvec { subgroup: 0, .. } => &[U, U, R, R, W, R],
             // ... and w again (a vec4 view and a word view of one buffer)
+            Kernel::Matvec {
+                x_uniform: true,
+                rope: true,
+                ..
+            } => &[U, U, R, U, W, R, R, U, W, W],
+            Kernel::Matvec {
+                x_uniform: true, ..
+            } => &[U, U, R, U, W, R, R],
             Kernel::Matvec { rope: true, .. } => &[U, U, R, R, W, R, R, U, W, W],
             Kernel::Matvec { .. } => &[U, U, R, R, W, R, R],
             // step, params, w, x, y (, norm weight) (, rope params, k cache, v cache)
@@ -410,6 +440,26 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         )
     };
     const ROPE_STUB: &str = "fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {}\n";
+    // The subgroup matvec's x: storage, or (`x_uniform`) a uniform view
+    // of the one token's values.
+    let matvec_x = match kernel {
+        Kernel::Matvec {
+            subgroup: 1..,
+            x_uniform,
+            ..
+        } => {
+            if x_uniform {
+                "const X_UNIFORM = true;\n\
+                 const X_MASK = 4095u;\n\
+                 @group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (k,): one token\n"
+            } else {
+                "const X_UNIFORM = false;\n\
+                 const X_MASK = 0xffffffffu;\n\
+                 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n"
+            }
+        }
+        _ => "",
+    };
     let epilogue = match kernel {
         Kernel::Matvec {
             subgroup: 1..,
@@ -444,7 +494,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         _ => String::new(),
     };
     Ok(format!(
-        "{COMMON}\n{wparams}\n{weight}\n{body}\n{quant}\n{entry}\n{epilogue}"
+        "{COMMON}\n{wparams}\n{weight}\n{matvec_x}\n{body}\n{quant}\n{entry}\n{epilogue}"
     ))
 }
 
@@ -572,7 +622,23 @@ pub fn all_variants() -> Vec<Kernel> {
                             tex,
                             rope,
                             share_x: matches!(subgroup, 4 | 8) && split == 2,
+                            x_uniform: false,
                         });
+                        if subgroup > 0 {
+                            v.push(Kernel::Matvec {
+                                ty,
+                                fuse_norm,
+                                swiglu,
+                                residual,
+                                subgroup,
+                                split,
+                                layout,
+                                tex,
+                                rope,
+                                share_x: matches!(subgroup, 4 | 8) && split == 2,
+                                x_uniform: true,
+                            });
+                        }
                     }
                 }
             }

@@ -373,12 +373,15 @@ impl Builder<'_> {
             ops::embed(gpu, step, embd, tokens, &a.x, 1.0, 1)?,
         )];
         for (l, w) in layers.iter().enumerate() {
+            // `decode`: one token, so x may be bound as a uniform.
             let norm = |nw| MatvecOpts {
                 norm: Some((nw, c.norm_eps)),
+                decode: true,
                 ..Default::default()
             };
             let residual = MatvecOpts {
                 residual: true,
+                decode: true,
                 ..Default::default()
             };
             // RoPE and the KV append in the QKV matvec's epilogue where
@@ -429,6 +432,7 @@ impl Builder<'_> {
         }
         let head = MatvecOpts {
             norm: Some((out_norm, c.norm_eps)),
+            decode: true,
             ..Default::default()
         };
         v.push(self.op(

@@ -13,6 +13,11 @@ const MATVEC_SG_ROWS: u32 = 16;
 /// GEMM tile edge (shaders/gemm.wgsl `TILE`).
 const GEMM_TILE: u32 = 32;
 
+/// Bytes of the decode matvec's uniform view of x (`Kernel::Matvec {
+/// x_uniform }`): the WebGPU default uniform binding limit. x buffers
+/// smaller than this keep the storage view.
+pub const X_UNIFORM_BYTES: u64 = 65536;
+
 /// Matvec options.
 #[derive(Clone, Copy, Default)]
 pub struct MatvecOpts<'a> {
@@ -37,6 +42,11 @@ pub struct MatvecOpts<'a> {
     /// at least 4 and at most the adapter's subgroup size, so lavapipe can
     /// run what SwiftShader's 4-lane subgroups run. `None`: the adapter's.
     pub lanes: Option<u32>,
+    /// The dispatch only ever runs on one token (the decode list): on CPU
+    /// adapters the subgroup kernel then reads x through a uniform binding
+    /// (`Kernel::Matvec { x_uniform }`) where x's buffer holds
+    /// `X_UNIFORM_BYTES`.
+    pub decode: bool,
 }
 
 /// What the QKV matvec needs to apply RoPE itself (`MatvecOpts::rope`).
@@ -145,6 +155,12 @@ pub fn matvec(
         // The broadcasts need every lane in every pass: whole pairs of
         // blocks.
         share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32).is_multiple_of(2),
+        x_uniform: opts.decode
+            && subgroup > 0
+            && gpu.info.cpu
+            && w.cols * 4 <= X_UNIFORM_BYTES as usize
+            && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding.min(x.size())
+            && x.usage().contains(wgpu::BufferUsages::UNIFORM),
     };
     let params = w.params(n, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow the

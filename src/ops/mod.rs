@@ -96,6 +96,18 @@ impl Dispatch {
             vec![step.as_entire_binding(), params.as_entire_binding()];
         all.extend(w.map(WeightStore::resource));
         all.extend(buffers.iter().map(|b| b.as_entire_binding()));
+        // x as a uniform (after step, params and the weight): the 64 KiB
+        // the shader declares.
+        if let Kernel::Matvec {
+            x_uniform: true, ..
+        } = kernel
+        {
+            all[3] = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: buffers[0],
+                offset: 0,
+                size: std::num::NonZeroU64::new(builders::X_UNIFORM_BYTES),
+            });
+        }
         let word_view = matches!(
             kernel,
             Kernel::Matvec {

@@ -132,6 +132,7 @@ mod tests {
                 tex: false,
                 rope: false,
                 share_x: false,
+                x_uniform: false,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
@@ -179,6 +180,7 @@ mod tests {
             tex: true,
             rope: true,
             share_x: true,
+            x_uniform: false,
         };
         check!(
             fused,

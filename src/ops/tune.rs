@@ -227,6 +227,8 @@ impl Timed {
                     },
                     rope: None,
                     lanes: None,
+                    // As the decode list runs it.
+                    decode: true,
                 },
             )?,
             Kind::Gemm(layout) => {

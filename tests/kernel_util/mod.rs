@@ -162,6 +162,17 @@ pub fn f16_round(v: &[f32]) -> Vec<f32> {
     f16_values(&f16_words(v))
 }
 
+/// `v` followed by zeros up to `ops::X_UNIFORM_BYTES`: an x the decode
+/// matvec may bind as a uniform.
+pub fn padded(v: &[f32]) -> Vec<f32> {
+    let mut p = v.to_vec();
+    p.resize(
+        v.len().max(edge_llm::ops::X_UNIFORM_BYTES as usize / 4),
+        0.0,
+    );
+    p
+}
+
 /// An output buffer holding `init` followed by `GUARD` sentinels.
 pub fn guarded(init: &[f32]) -> wgpu::Buffer {
     let mut v = init.to_vec();
