@@ -26,6 +26,12 @@ pub struct GpuInfo {
     /// Bytes of one uniform binding (the decode matvec's x on CPU
     /// adapters, `Kernel::Matvec { x_uniform }`).
     pub max_uniform_binding: u64,
+    /// The decode matvec reads x through a uniform binding
+    /// (`Kernel::Matvec { x_uniform }`): native CPU adapters (lavapipe:
+    /// decode list ~8% faster). Not in browsers: Chromium's SwiftShader
+    /// ran the decode ops ~8% slower so (`tests/browser/bench.mjs
+    /// --profile`, medians of 5 alternations).
+    pub x_uniform: bool,
     pub max_buffer_size: u64,
     /// Texels per side of a 2-D texture (weights in textures).
     pub max_texture_2d: u32,
@@ -139,6 +145,7 @@ impl Gpu {
                 .then_some(ai.subgroup_min_size),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_uniform_binding: limits.max_uniform_buffer_binding_size,
+            x_uniform: ai.device_type == wgpu::DeviceType::Cpu && !cfg!(target_arch = "wasm32"),
             max_buffer_size: limits.max_buffer_size,
             max_texture_2d: limits.max_texture_dimension_2d,
             matvec_layout: MatvecLayout::default(),

@@ -42,8 +42,8 @@ pub struct MatvecOpts<'a> {
     /// at least 4 and at most the adapter's subgroup size, so lavapipe can
     /// run what SwiftShader's 4-lane subgroups run. `None`: the adapter's.
     pub lanes: Option<u32>,
-    /// The dispatch only ever runs on one token (the decode list): on CPU
-    /// adapters the subgroup kernel then reads x through a uniform binding
+    /// The dispatch only ever runs on one token (the decode list): where
+    /// `GpuInfo::x_uniform` the subgroup kernel then reads x through a uniform binding
     /// (`Kernel::Matvec { x_uniform }`) where x's buffer holds
     /// `X_UNIFORM_BYTES`.
     pub decode: bool,
@@ -157,7 +157,7 @@ pub fn matvec(
         share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32).is_multiple_of(2),
         x_uniform: opts.decode
             && subgroup > 0
-            && gpu.info.cpu
+            && gpu.info.x_uniform
             && w.cols * 4 <= X_UNIFORM_BYTES as usize
             && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding.min(x.size())
             && x.usage().contains(wgpu::BufferUsages::UNIFORM),
