@@ -611,20 +611,11 @@ pub fn all_variants() -> Vec<Kernel> {
                         (MatvecLayout::Groups, 32, 32, false),
                         (MatvecLayout::Groups, 32, 4, false),
                     ] {
-                        v.push(Kernel::Matvec {
-                            ty,
-                            fuse_norm,
-                            swiglu,
-                            residual,
-                            subgroup,
-                            split,
-                            layout,
-                            tex,
-                            rope,
-                            share_x: matches!(subgroup, 4 | 8) && split == 2,
-                            x_uniform: false,
-                        });
-                        if subgroup > 0 {
+                        // x as a uniform: the subgroup kernel only.
+                        for x_uniform in [false, true]
+                            .into_iter()
+                            .take(1 + usize::from(subgroup > 0))
+                        {
                             v.push(Kernel::Matvec {
                                 ty,
                                 fuse_norm,
@@ -636,7 +627,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                 tex,
                                 rope,
                                 share_x: matches!(subgroup, 4 | 8) && split == 2,
-                                x_uniform: true,
+                                x_uniform,
                             });
                         }
                     }
