@@ -4,8 +4,9 @@
 // even, head_dim even). q is rotated in place, k is rotated into the k
 // cache and v copied to the v cache at the token's position, as
 // rope_kv.wgsl does (the caches hold f16 pairs, word w = dims 2w, 2w + 1);
-// k and v stay in y as computed (attention reads the caches). Why: one dispatch per layer fewer (lavapipe and SwiftShader pay
-// ~0.1-0.4 ms per dispatch, and rope_kv's loads are per-lane loops there).
+// k and v stay in y as computed (attention reads the caches). Why: one
+// dispatch per layer fewer (lavapipe and SwiftShader pay ~0.1-0.4 ms per
+// dispatch, and rope_kv's loads are per-lane loops there).
 // The bindings rp, kc and vc are declared by gpu::kernels after the
 // weight's (and the GEMM's norm weight).
 
