@@ -42,10 +42,10 @@ pub struct MatvecOpts<'a> {
     /// at least 4 and at most the adapter's subgroup size, so lavapipe can
     /// run what SwiftShader's 4-lane subgroups run. `None`: the adapter's.
     pub lanes: Option<u32>,
-    /// The dispatch only ever runs on one token (the decode list): where
-    /// `GpuInfo::x_uniform` the subgroup kernel then reads x through a uniform binding
-    /// (`Kernel::Matvec { x_uniform }`) where x's buffer holds
-    /// `X_UNIFORM_BYTES`.
+    /// The dispatch only ever runs on one token (the decode list). Where
+    /// `GpuInfo::x_uniform` allows and x's buffer holds `X_UNIFORM_BYTES`,
+    /// the subgroup kernel then reads x through a uniform binding
+    /// (`Kernel::Matvec { x_uniform }`).
     pub decode: bool,
 }
 
@@ -521,8 +521,9 @@ fn rope_params(s: AttnShape, rope: RopeOpts) -> Result<RopeParams> {
 }
 
 /// Rotates q of qkv `(n_tokens, qkv_width)` in place and writes rotated k
-/// and v to the caches `(n_kv_heads, ctx, head_dim)` (f16 pairs) at positions pos0 + t
-/// (k in qkv stays unrotated: attention reads keys from the cache).
+/// and v to the caches `(n_kv_heads, ctx, head_dim)` (f16 pairs) at
+/// positions pos0 + t (k in qkv stays unrotated: attention reads keys from
+/// the cache).
 #[allow(clippy::too_many_arguments)]
 pub fn rope_kv(
     gpu: &Gpu,
