@@ -11,18 +11,17 @@
 @group(0) @binding(3) var<storage, read_write> kc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
 @group(0) @binding(4) var<storage, read_write> vc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
 
-// Dim d of the k head at `base` rotated (either pairing): the cache word of
-// dims 2i, 2i + 1 needs both, and NeoX pairs them with dims half a rotation
-// away.
-fn k_rotated(base: u32, d: u32, pos: u32) -> f32 {
-    let half = p.rope_dim / 2u;
-    if p.neox != 0u && d < p.rope_dim {
-        let j = d % half;
-        let r = rope_pair(qkv[base + j], qkv[base + j + half], j, pos, p);
-        return select(r.x, r.y, d >= half);
+// Dim d of the k head at `base` after the NeoX rotation, which pairs dims
+// half a rotation apart (j, j + rope_dim / 2): a cache word's dims 2i and
+// 2i + 1 come from two pairs. Dims past rope_dim stay as they are.
+fn k_neox(base: u32, d: u32, pos: u32) -> f32 {
+    if d >= p.rope_dim {
+        return qkv[base + d];
     }
-    let r = rope_pair(qkv[base + (d & ~1u)], qkv[base + (d | 1u)], d / 2u, pos, p);
-    return select(r.x, r.y, (d & 1u) == 1u);
+    let half = p.rope_dim / 2u;
+    let j = d % half;
+    let r = rope_pair(qkv[base + j], qkv[base + j + half], j, pos, p);
+    return select(r.x, r.y, d >= half);
 }
 
 @compute @workgroup_size(64)
@@ -50,8 +49,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if head >= p.n_heads {
         let kvh = head - p.n_heads;
         let dst = (kvh * p.ctx + pos) * half_hd + i;
-        kc[dst] = pack2x16float(vec2<f32>(k_rotated(base, 2u * i, pos),
-                                          k_rotated(base, 2u * i + 1u, pos)));
+        if p.neox != 0u {
+            kc[dst] = pack2x16float(vec2<f32>(k_neox(base, 2u * i, pos),
+                                              k_neox(base, 2u * i + 1u, pos)));
+        } else {
+            kc[dst] = pack2x16float(rope_pair(qkv[base + 2u * i], qkv[base + 2u * i + 1u], i, pos, p));
+        }
         return;
     }
     // Slots i >= rope_dim / 2 carry the unrotated dims 2i, 2i + 1 (>= rope_dim)
