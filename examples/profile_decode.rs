@@ -3,7 +3,8 @@
 //! Each op of the decode list at position P (or, with `--prefill N`, of the
 //! prefill list run on N tokens from position P; P defaults to 0 there and
 //! to where the warm-up left the cache for decode) is recorded REPS times
-//! in one submit. The cache holds 2048 positions.
+//! in one submit. The cache holds 2048 positions. `--soak S` then runs
+//! whole lists for S seconds and prints ms a list (for `perf` and A/B runs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -158,7 +159,9 @@ fn main() {
         .map_or(0.0, |i| args[i + 1].parse::<f64>().unwrap());
     println!("soak {soak} s (pid {})", std::process::id());
     let t = Instant::now();
+    let mut lists = 0u32;
     while t.elapsed().as_secs_f64() < soak {
+        lists += 1;
         let mut enc = s.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -168,5 +171,9 @@ fn main() {
         }
         s.gpu.queue.submit([enc.finish()]);
         s.gpu.wait().unwrap();
+    }
+    if soak > 0.0 {
+        let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(lists.max(1));
+        println!("soak: {lists} lists, {ms:.2} ms a list");
     }
 }
