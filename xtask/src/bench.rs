@@ -88,32 +88,46 @@ pub fn bench(o: &BenchOpts) -> Res {
         return write(&dir.join("kernels.json"), &out);
     }
     let runs = o.runs.to_string();
-    let mut edge = Json::Null;
-    step("edge-llm (native, release)", || {
-        edge = edge_bench(&[
-            "--model",
-            DEFAULT_MODEL,
-            "--runs",
-            &runs,
-            "--decode-tokens",
-            DECODE_TOKENS,
-            "--long-context",
-            LONG_CONTEXT,
-            "--text",
-            TEXTS[0],
-            "--text",
-            TEXTS[1],
-        ])?;
-        Ok(())
-    })?;
     step("install: npm packages (tools/reference)", install_npm)?;
     let model = model_dir().join(MODEL_FILE);
     let model = model.to_string_lossy().into_owned();
-    let mut peers = vec![];
-    step("llama.cpp CPU (node-llama-cpp)", || {
-        peers.push(("llama_cpp_cpu", llama(&model, false, &runs, true)?));
-        Ok(())
-    })?;
+    // edge-llm and llama.cpp CPU take turns, one run (after a warm-up) each
+    // a round: this machine drifts by more than the margins over minutes,
+    // so all of one engine's runs before all of the other's skewed the
+    // ratio by whichever phase each landed in. Ratios are per round, then
+    // the median.
+    let (mut edge_rounds, mut cpu_rounds) = (vec![], vec![]);
+    for r in 1..=o.runs {
+        step(
+            &format!("round {r}/{runs}: edge-llm (native, release)"),
+            || {
+                edge_rounds.push(edge_bench(&[
+                    "--model",
+                    DEFAULT_MODEL,
+                    "--runs",
+                    "1",
+                    "--decode-tokens",
+                    DECODE_TOKENS,
+                    "--long-context",
+                    LONG_CONTEXT,
+                    "--text",
+                    TEXTS[0],
+                    "--text",
+                    TEXTS[1],
+                ])?);
+                Ok(())
+            },
+        )?;
+        step(
+            &format!("round {r}/{runs}: llama.cpp CPU (node-llama-cpp)"),
+            || {
+                cpu_rounds.push(llama(&model, false, "1", true)?);
+                Ok(())
+            },
+        )?;
+    }
+    let edge = medians(&edge_rounds);
+    let mut peers = vec![("llama_cpp_cpu", medians(&cpu_rounds))];
     if !o.no_vulkan {
         step("llama.cpp Vulkan (node-llama-cpp)", || {
             peers.push((
@@ -128,13 +142,18 @@ pub fn bench(o: &BenchOpts) -> Res {
     let ratios = Json::obj(
         peers
             .iter()
-            .map(|(name, p)| (*name, ratios(&edge, p)))
+            .map(|(name, p)| match *name {
+                "llama_cpp_cpu" => (*name, paired_ratios(&edge_rounds, &cpu_rounds)),
+                _ => (*name, ratios(&edge, p)),
+            })
             .collect(),
     );
     let report = Json::obj(vec![
         ("machine", machine()),
         ("model", Json::Str(MODEL_FILE.to_string())),
         ("native", Json::obj(native.clone())),
+        ("native_rounds", Json::Num(o.runs as f64)),
+        ("edge_llm_rounds", rounds(&edge_rounds)),
         ("native_ratios_to_edge_llm", ratios),
         (
             "chromium",
@@ -146,6 +165,8 @@ pub fn bench(o: &BenchOpts) -> Res {
         ),
     ]);
     print_table(&native);
+    print_paired(report.at(&["native_ratios_to_edge_llm", "llama_cpp_cpu"]));
+    print_prefill_over_decode(&edge_rounds);
     print_chromium(report.get("chromium"));
     write(&dir.join("bench.json"), &report)
 }
@@ -275,6 +296,86 @@ fn ratios(edge: &Json, peer: &Json) -> Json {
     Json::obj(out)
 }
 
+/// The first round's report with every compared figure replaced by its
+/// median over the rounds (each round is one run after a warm-up).
+fn medians(rounds: &[Json]) -> Json {
+    let mut out = rounds.first().cloned().unwrap_or(Json::Null);
+    for (_, path) in figures() {
+        let v: Vec<f64> = rounds.iter().filter_map(|r| r.at(&path).num()).collect();
+        if let (Some(m), Some(slot)) = (median(&v), out.at_mut(&path)) {
+            *slot = Json::Num((m * 100.0).round() / 100.0);
+        }
+    }
+    out
+}
+
+/// peer / edge-llm per figure as in `ratios`, but per round (the two
+/// engines' runs of one round sit minutes apart at most), then the
+/// median; `<figure>_rounds` lists each round's ratio.
+fn paired_ratios(edge: &[Json], peer: &[Json]) -> Json {
+    let mut out = vec![];
+    for (name, path) in figures() {
+        let per: Vec<f64> = edge
+            .iter()
+            .zip(peer)
+            .filter_map(|(e, p)| match (e.at(&path).num(), p.at(&path).num()) {
+                (Some(e), Some(p)) if e > 0.0 => Some((p / e * 1000.0).round() / 1000.0),
+                _ => None,
+            })
+            .collect();
+        if let Some(m) = median(&per) {
+            out.push((name.to_string(), Json::Num(m)));
+            let all = per.into_iter().map(Json::Num).collect();
+            out.push((format!("{name}_rounds"), Json::Arr(all)));
+        }
+    }
+    Json::Obj(out)
+}
+
+/// Each compared figure of edge-llm, round by round.
+fn rounds(rounds: &[Json]) -> Json {
+    Json::obj(
+        figures()
+            .into_iter()
+            .map(|(name, path)| {
+                let v = rounds.iter().filter_map(|r| r.at(&path).num());
+                (name, Json::Arr(v.map(Json::Num).collect()))
+            })
+            .collect(),
+    )
+}
+
+/// edge-llm's prefill tok/s over its decode tok/s (short prompt) in each
+/// round, as the "prefill >= 5x decode per token" reads.
+fn print_prefill_over_decode(rounds: &[Json]) {
+    for n in ["128", "512"] {
+        let per: Vec<String> = rounds
+            .iter()
+            .filter_map(|r| {
+                let p = r.at(&["prefill", n, "tok_s"]).num()?;
+                let d = r.at(&["decode", "short", "tok_s"]).num()?;
+                (d > 0.0).then(|| format!("{:.2}", p / d))
+            })
+            .collect();
+        println!(
+            "edge-llm prefill {n} / decode per round: [{}]",
+            per.join(", ")
+        );
+    }
+}
+
+/// The median (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> Option<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(s[n / 2]),
+        _ => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
 /// The figures compared across engines: (label, JSON path).
 fn figures() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
@@ -322,6 +423,25 @@ fn print_table(engines: &[(&str, Json)]) {
         edge.get("gpu_buffer_bytes_peak").num().unwrap_or(f64::NAN),
         edge.at(&["adapter", "name"]).str().unwrap_or("?")
     );
+}
+
+/// llama.cpp CPU over edge-llm round by round (`paired_ratios`): the
+/// ratio to read, as both engines ran minutes apart at most.
+fn print_paired(r: &Json) {
+    println!("llama.cpp CPU / edge-llm per round (median first):");
+    for (name, _) in figures() {
+        let per = match r.get(&format!("{name}_rounds")) {
+            Json::Arr(v) => v
+                .iter()
+                .filter_map(Json::num)
+                .map(|x| format!("{x:.2}"))
+                .collect(),
+            _ => vec![],
+        };
+        if let Some(m) = r.get(name).num() {
+            println!("  {name:<22}{m:>6.2}x  [{}]", per.join(", "));
+        }
+    }
 }
 
 fn print_kernels(k: &Json) {

@@ -31,6 +31,19 @@ impl Json {
         path.iter().fold(self, |j, k| j.get(k))
     }
 
+    /// The value at a path of keys, for changing it; `None` when a step is
+    /// missing.
+    pub fn at_mut(&mut self, path: &[&str]) -> Option<&mut Json> {
+        let mut cur = self;
+        for k in path {
+            cur = match cur {
+                Json::Obj(kv) => &mut kv.iter_mut().find(|(n, _)| n == k)?.1,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
     pub fn num(&self) -> Option<f64> {
         match self {
             Json::Num(n) => Some(*n),
