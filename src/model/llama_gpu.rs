@@ -126,8 +126,14 @@ impl LlamaGpu {
         max_batch: usize,
     ) -> Result<LlamaGpu> {
         check_ctx(&c, ctx)?;
-        let max_batch = max_batch.clamp(1, ctx);
         let (dim, qd, kvd, ffn, vocab) = (c.dim, c.q_dim(), c.kv_dim(), c.ffn_dim, c.vocab_size);
+        // The logits of a whole batch (scoring) are one binding: keep them
+        // within the adapter's binding size (a 262k vocabulary fits 128
+        // tokens in 128 MiB).
+        let logits_rows = gpu.info.max_storage_binding / (vocab.max(1) as u64 * 4);
+        let max_batch = max_batch
+            .min(usize::try_from(logits_rows).unwrap_or(usize::MAX))
+            .clamp(1, ctx);
         let f = 4u64;
         let mut bytes = 0u64;
         let mut storage = |label: &str, elems: usize| -> Result<wgpu::Buffer> {
