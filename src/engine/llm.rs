@@ -21,8 +21,8 @@ pub struct LoadOptions {
     pub ctx: usize,
     /// Largest prefill batch (tokens a step; capped so a batch's logits
     /// fit one binding). 128 by default: a 128-token prompt in one step
-    /// ran its prefill ~20% faster on lavapipe than in two of 64
-    /// (`examples/bench`, 3 alternations), for 14.5 MB more GPU memory
+    /// ran its prefill 17-34% faster on lavapipe than in two of 64
+    /// (`examples/bench`, 6 alternations), for 14.5 MB more GPU memory
     /// with SmolLM2's 49k vocabulary (the batch's logits, for scoring).
     pub max_batch: usize,
 }
