@@ -130,11 +130,11 @@ impl LlamaGpu {
         // The logits of a whole batch (scoring) are one binding: keep them
         // within the adapter's binding size (a 262k vocabulary fits 128
         // tokens in 128 MiB).
-        let logits_rows = gpu.info.max_storage_binding / (vocab.max(1) as u64 * 4);
+        let f = 4u64; // bytes of an f32
+        let logits_rows = gpu.info.max_storage_binding / (vocab.max(1) as u64 * f);
         let max_batch = max_batch
             .min(usize::try_from(logits_rows).unwrap_or(usize::MAX))
             .clamp(1, ctx);
-        let f = 4u64;
         let mut bytes = 0u64;
         let mut storage = |label: &str, elems: usize| -> Result<wgpu::Buffer> {
             let b = gpu.storage(label, elems as u64 * f)?;
