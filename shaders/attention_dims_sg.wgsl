@@ -17,7 +17,7 @@
 // GPUs keep attention_sg.wgsl.
 
 // AttnParams and the bindings (vec4 views): shaders/attn_params.wgsl,
-// shaders/attn_sg_bindings.wgsl.
+// shaders/attn_sg_bindings.wgsl (or attn_o_sg.wgsl's), attn_kv.wgsl.
 
 override WG: u32 = 8u;    // lanes: the adapter's minimum subgroup size
 override HD4: u32 = 16u;  // head_dim / 4 = WG * DPL4
@@ -26,10 +26,12 @@ override DPL4: u32 = 2u;  // vec4s of a head's dims per lane, <= 4
 
 const MAXD: u32 = 16u;    // dims per lane at most (4 * DPL4)
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-    let kvh = wid.x;
-    let t = wid.y;
+// Attention of token t of the step for the GROUP query heads of KV head
+// kvh, by the lane `lane` of the workgroup: the lane's outputs, [h * DPL4
+// + r] = vec4 lane * DPL4 + r of head h (entry points:
+// shaders/entry/attention_dims_sg.wgsl, and shaders/attn_o_sg.wgsl, which
+// goes on to the O projection).
+fn attend(kvh: u32, t: u32, lane: u32) -> array<vec4<f32>, MAXD> {
     let stride4 = (p.n_heads + 2u * p.n_kv_heads) * HD4;
     let keys = key_range(t);
     let start = keys.x;
@@ -100,11 +102,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
     let inv = 1.0 / subgroupAdd(l);
+    var o: array<vec4<f32>, MAXD>;
     for (var h = 0u; h < GROUP; h++) {
-        let ob = (t * p.n_heads + kvh * GROUP + h) * HD4 + l4;
         for (var r = 0u; r < DPL4; r++) {
-            let o = vec4<f32>(ad[4u * r][h], ad[4u * r + 1u][h], ad[4u * r + 2u][h], ad[4u * r + 3u][h]);
-            out[ob + r] = o * inv[h];
+            let v = vec4<f32>(ad[4u * r][h], ad[4u * r + 1u][h], ad[4u * r + 2u][h], ad[4u * r + 3u][h]);
+            o[h * DPL4 + r] = v * inv[h];
+        }
+    }
+    return o;
+}
+
+// Writes `attend`'s outputs of the lane.
+fn store_outs(kvh: u32, t: u32, lane: u32, o: array<vec4<f32>, MAXD>) {
+    for (var h = 0u; h < GROUP; h++) {
+        let ob = (t * p.n_heads + kvh * GROUP + h) * HD4 + lane * DPL4;
+        for (var r = 0u; r < DPL4; r++) {
+            store_out(ob + r, o[h * DPL4 + r]);
         }
     }
 }

@@ -19,13 +19,12 @@
 // scale region, as one to four vec4s (`set_scales`).
 // The weight decoders `set_scales` and `blk_dot_set` are
 // appended per type (shaders/quant_sg/).
-@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<uniform> wp: WParams;
-// binding 2 (and 6 for a buffer): the weight, declared by shaders/weights/
-// binding 3, x (n_tokens, k): declared by gpu::kernels, storage or
-// (X_UNIFORM, one token) a uniform indexed through X_MASK
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
-@group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
+// The row sums live here; the entry points that own the bindings and
+// write the sums out are shaders/entry/matvec_sg.wgsl (the matvec) and
+// shaders/attn_o_sg.wgsl (attention's share of the O projection). They
+// declare `wp`, the weight (shaders/weights/), x (`X_UNIFORM`, `X_MASK`),
+// `override WG` and the hooks `x_at` (vector i of x) and `norm_w4` (vector
+// c of the norm weight).
 
 // 32 consecutive values of x (columns 32j..32j+31 as v0..v7) and their sum.
 // Plain fields, not an array: CPU drivers (lavapipe) spill dynamically
@@ -45,7 +44,6 @@ struct XBlock {
 override FUSE_NORM: bool = false;
 override SWIGLU: bool = false;
 override RESIDUAL: bool = false;
-override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
 override SPLIT: u32 = 8u; // lanes per row set: a power of two dividing WG
 // RoPE + KV append in the epilogue (`rope_store_at`, shaders/rope_store.wgsl):
 // the set's rows go out in pairs. No SWIGLU or RESIDUAL with it.
@@ -61,9 +59,8 @@ override XSHARE: bool = false;
 // goes to `ss`.
 fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock {
     let b = xbase + j * 8u;
-    var xb = XBlock(x[b & X_MASK], x[(b + 1u) & X_MASK], x[(b + 2u) & X_MASK],
-                    x[(b + 3u) & X_MASK], x[(b + 4u) & X_MASK], x[(b + 5u) & X_MASK],
-                    x[(b + 6u) & X_MASK], x[(b + 7u) & X_MASK], 0.0);
+    var xb = XBlock(x_at(b), x_at(b + 1u), x_at(b + 2u), x_at(b + 3u),
+                    x_at(b + 4u), x_at(b + 5u), x_at(b + 6u), x_at(b + 7u), 0.0);
     if FUSE_NORM {
         if count {
             *ss += dot(xb.v0, xb.v0) + dot(xb.v1, xb.v1) + dot(xb.v2, xb.v2)
@@ -71,14 +68,14 @@ fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock
                  + dot(xb.v6, xb.v6) + dot(xb.v7, xb.v7);
         }
         let c = j * 8u;
-        xb.v0 *= nw[c];
-        xb.v1 *= nw[c + 1u];
-        xb.v2 *= nw[c + 2u];
-        xb.v3 *= nw[c + 3u];
-        xb.v4 *= nw[c + 4u];
-        xb.v5 *= nw[c + 5u];
-        xb.v6 *= nw[c + 6u];
-        xb.v7 *= nw[c + 7u];
+        xb.v0 *= norm_w4(c);
+        xb.v1 *= norm_w4(c + 1u);
+        xb.v2 *= norm_w4(c + 2u);
+        xb.v3 *= norm_w4(c + 3u);
+        xb.v4 *= norm_w4(c + 4u);
+        xb.v5 *= norm_w4(c + 5u);
+        xb.v6 *= norm_w4(c + 6u);
+        xb.v7 *= norm_w4(c + 7u);
     }
     xb.sum = dot(xb.v0 + xb.v1 + xb.v2 + xb.v3 + xb.v4 + xb.v5 + xb.v6 + xb.v7, vec4<f32>(1.0));
     return prep_block(xb);
@@ -88,10 +85,10 @@ fn load_block(xbase: u32, j: u32, ss: ptr<function, f32>, count: bool) -> XBlock
 // square sum into `ss` (share_block loads each vector in one lane only, so
 // the lanes' sums add up to the norm's).
 fn x_normed(xbase: u32, c: u32, ss: ptr<function, f32>) -> vec4<f32> {
-    let v = x[(xbase + c) & X_MASK];
+    let v = x_at(xbase + c);
     if FUSE_NORM {
         *ss += dot(v, v);
-        return v * nw[c];
+        return v * norm_w4(c);
     }
     return v;
 }
@@ -150,17 +147,23 @@ fn pick(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>, r: u32) -> f32 {
     return v[r % 4u];
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lane: u32) {
-    let sub = lane % SPLIT; // lane within its set
-    let row0 = (wg_linear(wid, nwg) * (WG / SPLIT) + lane / SPLIT) * ROWS;
-    // The last token's x; with X_UNIFORM x holds only the one token.
-    let xbase = select((step.n_tokens - 1u) * wp.k / 4u, 0u, X_UNIFORM);
-    // FUSE_NORM: rmsnorm(x) * nw = scale * (x * nw), one scale for the
-    // token, so the rows sum over x * nw and take the scale at the end, and
-    // the square sum comes from the blocks the loop loads anyway instead of
-    // a pass of its own over x.
+// A row set's sums: g* over rows row0..row0+15, u* (SWIGLU) over their up
+// rows, from blocks jb <= j < je of the token's x at xbase; ss, the lane's
+// share of x's square sum (FUSE_NORM). Each lane holds its blocks' share:
+// `set_sums` adds up the set.
+struct RowSums {
+    g0: vec4<f32>,
+    g1: vec4<f32>,
+    g2: vec4<f32>,
+    g3: vec4<f32>,
+    u0: vec4<f32>,
+    u1: vec4<f32>,
+    u2: vec4<f32>,
+    u3: vec4<f32>,
+    ss: f32,
+}
+
+fn row_sums(row0: u32, sub: u32, lane: u32, xbase: u32, jb: u32, je: u32) -> RowSums {
     var ss = 0.0;
     let last = wp.n - 1u;
     var g0 = vec4<f32>(0.0);
@@ -175,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // lanes makes lavapipe run this loop 4x slower (measured). With XSHARE
     // every lane still runs the same passes (the block count is even), as
     // the broadcasts need.
-    for (var j = sub; j < wp.k / 32u; j += SPLIT) {
+    for (var j = jb + sub; j < je; j += SPLIT) {
         var xb: XBlock;
         if XSHARE {
             xb = share_block(xbase, j - sub, sub, lane, &ss);
@@ -202,52 +205,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             u3 += rows4s(ru + 12u, j, xb, lu, su, 12u);
         }
     }
-    if FUSE_NORM {
-        let scale = inverseSqrt(subgroupAdd(ss) / f32(wp.k) + wp.aux);
-        g0 *= scale;
-        g1 *= scale;
-        g2 *= scale;
-        g3 *= scale;
-        u0 *= scale;
-        u1 *= scale;
-        u2 *= scale;
-        u3 *= scale;
-    }
-    // Sum each set's lanes (a butterfly: every lane of a set gets the sums).
+    return RowSums(g0, g1, g2, g3, u0, u1, u2, u3, ss);
+}
+
+// The set's sums in every lane of the set (a butterfly; every lane of the
+// workgroup must call it).
+fn set_sums(r: RowSums) -> RowSums {
+    var s = r;
     for (var o = 1u; o < SPLIT; o *= 2u) {
-        g0 += subgroupShuffleXor(g0, o);
-        g1 += subgroupShuffleXor(g1, o);
-        g2 += subgroupShuffleXor(g2, o);
-        g3 += subgroupShuffleXor(g3, o);
+        s.g0 += subgroupShuffleXor(s.g0, o);
+        s.g1 += subgroupShuffleXor(s.g1, o);
+        s.g2 += subgroupShuffleXor(s.g2, o);
+        s.g3 += subgroupShuffleXor(s.g3, o);
         if SWIGLU {
-            u0 += subgroupShuffleXor(u0, o);
-            u1 += subgroupShuffleXor(u1, o);
-            u2 += subgroupShuffleXor(u2, o);
-            u3 += subgroupShuffleXor(u3, o);
+            s.u0 += subgroupShuffleXor(s.u0, o);
+            s.u1 += subgroupShuffleXor(s.u1, o);
+            s.u2 += subgroupShuffleXor(s.u2, o);
+            s.u3 += subgroupShuffleXor(s.u3, o);
         }
     }
-    if ROPE {
-        for (var p = sub; p < ROWS / 2u; p += SPLIT) {
-            let row = row0 + 2u * p;
-            if row < wp.n {
-                let pos = step.pos0 + step.n_tokens - 1u;
-                rope_store_at(row, row, pick(g0, g1, g2, g3, 2u * p),
-                              pick(g0, g1, g2, g3, 2u * p + 1u), pos);
-            }
-        }
-        return;
-    }
-    for (var r = sub; r < ROWS; r += SPLIT) {
-        let row = row0 + r;
-        if row < wp.n {
-            var v = pick(g0, g1, g2, g3, r);
-            if SWIGLU {
-                v = v / (1.0 + exp(-v)) * pick(u0, u1, u2, u3, r);
-            }
-            if RESIDUAL {
-                v += y[row];
-            }
-            y[row] = v;
-        }
-    }
+    return s;
 }

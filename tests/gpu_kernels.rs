@@ -116,6 +116,7 @@ fn matvec_case(
             rope: None,
             lanes,
             decode,
+            parts: None,
         };
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         // x as a uniform: decode on native CPU adapters (lavapipe here),
@@ -680,6 +681,159 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
     print_worst("matvec+rope");
 }
 
+/// Decode attention with its share of the O projection (`attention_o`)
+/// against attention then the O matvec with residual, and the FFN's
+/// matvecs reading the partial vectors (`MatvecOpts::parts`) against the
+/// same matvecs on the residual summed on the CPU. The attention outputs
+/// must agree to NMSE <= 1e-12 (the same code); the rest to 1e-10 (the O
+/// projection summed in KV-head parts, another f32 order).
+#[test]
+fn attention_o_and_parts_match_attention_then_matvecs() {
+    let g = gpu();
+    let mut rng = Rng::new(13);
+    // (type, heads, kv heads, head_dim, rows of Wo, ffn width)
+    for (ty, nh, nkv, hd, dim, ffn) in [
+        (GgmlType::Q4_1, 9, 3, 64, 576, 96),
+        (GgmlType::Q8_0, 4, 2, 64, 160, 64),
+        (GgmlType::F16, 8, 2, 64, 128, 32),
+        (GgmlType::Q4_0, 2, 2, 64, 96, 64),
+    ] {
+        for pos0 in [0, 300] {
+            let s = AttnShape {
+                n_heads: nh,
+                n_kv_heads: nkv,
+                head_dim: hd,
+                ctx: pos0 + 5,
+            };
+            let qd = nh * hd;
+            let qkv = upload(&rng.vec(s.qkv_width(), -3.0, 3.0));
+            let kc = upload(&f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)));
+            let vc = upload(&f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)));
+            let x0 = rng.vec(dim, -1.0, 1.0);
+            let nw = upload(&rng.vec(dim, 0.5, 1.5));
+            let st = step_tokens(1, pos0 as u32);
+            let scale = 1.0 / (hd as f32).sqrt();
+            for tex in [false, true] {
+                let what = format!("{ty:?} {nh}/{nkv}x{hd} -> {dim} pos0 {pos0} texture {tex}");
+                let wo = Weight::upload_to(
+                    g,
+                    "wo",
+                    ty,
+                    &rand_weight(&mut rng, ty, dim, qd),
+                    dim,
+                    qd,
+                    tex,
+                )
+                .unwrap();
+                assert!(ops::fuses_attention_o(g, s, &wo), "{what}: not fusable");
+                let decode = MatvecOpts {
+                    decode: true,
+                    ..Default::default()
+                };
+                // Separate: attention, then x += Wo · out.
+                let out1 = upload(&padded(&vec![0.0; qd]));
+                let x1 = upload(&padded(&x0));
+                let att = ops::attention(g, &st, s, scale, 0, &qkv, &kc, &vc, &out1, 1).unwrap();
+                let o = ops::matvec(
+                    g,
+                    &st,
+                    &wo,
+                    &out1,
+                    &x1,
+                    MatvecOpts {
+                        residual: true,
+                        ..decode
+                    },
+                )
+                .unwrap();
+                run(&[&att, &o], 1);
+                // Fused: attention and the partial vectors.
+                let out2 = upload(&padded(&vec![0.0; qd]));
+                let parts = upload(&padded(&vec![f32::NAN; nkv * dim]));
+                let ao = ops::attention_o(g, &st, s, scale, 0, &qkv, &kc, &vc, &out2, &wo, &parts)
+                    .unwrap();
+                run(&[&ao], 1);
+                assert_close(
+                    &read_all(&out2)[..qd],
+                    &read_all(&out1)[..qd],
+                    1e-12,
+                    &format!("{what}: out"),
+                );
+                let p = read_all(&parts);
+                // x + ((p0 + p1) + p2), the order the FFN's matvecs add them in.
+                let resid: Vec<f32> = (0..dim)
+                    .map(|i| x0[i] + (0..nkv).fold(0.0f32, |a, h| a + p[h * dim + i]))
+                    .collect();
+                let want = read_all(&x1);
+                assert_close(&resid, &want[..dim], 1e-10, &format!("{what}: x + parts"));
+
+                // The FFN's gate/up (normed x) and down (residual) with the
+                // parts, against the same matvecs on `resid`.
+                let gu = Weight::upload_to(
+                    g,
+                    "gate_up",
+                    ty,
+                    &rand_weight(&mut rng, ty, 2 * ffn, dim),
+                    2 * ffn,
+                    dim,
+                    tex,
+                )
+                .unwrap();
+                let down = Weight::upload_to(
+                    g,
+                    "down",
+                    ty,
+                    &rand_weight(&mut rng, ty, dim, ffn),
+                    dim,
+                    ffn,
+                    tex,
+                )
+                .unwrap();
+                let with = Some((&parts, nkv as u32));
+                let act = MatvecOpts {
+                    norm: Some((&nw, EPS)),
+                    swiglu: true,
+                    ..decode
+                };
+                let xp = upload(&padded(&x0));
+                let xr = upload(&padded(&resid));
+                let (h1, h2) = (
+                    upload(&padded(&vec![0.0; ffn])),
+                    upload(&padded(&vec![0.0; ffn])),
+                );
+                let a1 = ops::matvec(g, &st, &gu, &xr, &h1, act).unwrap();
+                let a2 =
+                    ops::matvec(g, &st, &gu, &xp, &h2, MatvecOpts { parts: with, ..act }).unwrap();
+                assert!(
+                    matches!(a2.kernel, Kernel::Matvec { parts: 1.., .. }),
+                    "{what}: parts"
+                );
+                let res = MatvecOpts {
+                    residual: true,
+                    ..decode
+                };
+                let d1 = ops::matvec(g, &st, &down, &h1, &xr, res).unwrap();
+                let d2 = ops::matvec(g, &st, &down, &h1, &xp, MatvecOpts { parts: with, ..res })
+                    .unwrap();
+                run(&[&a1, &a2, &d1, &d2], 1);
+                assert_close(
+                    &read_all(&h2)[..ffn],
+                    &read_all(&h1)[..ffn],
+                    1e-10,
+                    &format!("{what}: gate/up"),
+                );
+                assert_close(
+                    &read_all(&xp)[..dim],
+                    &read_all(&xr)[..dim],
+                    1e-10,
+                    &format!("{what}: down"),
+                );
+            }
+        }
+    }
+    print_worst("attention+o");
+}
+
 /// The row GEMM with RoPE and the KV append in its epilogue (and the
 /// fused norm, as the prefill runs it) against the same GEMM then rope_kv:
 /// q, k, v in qkv and both whole caches must agree (NMSE <= 1e-12: the
@@ -939,6 +1093,32 @@ fn builders_reject_bad_shapes() {
     assert!(
         is_shape(ops::gemm(g, &st, &w, &x, &x, Default::default(), 2)),
         "gemm: small y for 2 tokens"
+    );
+    // Partial O projections: in a buffer smaller than the uniform view.
+    let parts = MatvecOpts {
+        decode: true,
+        residual: true,
+        parts: Some((&x, 3)),
+        ..Default::default()
+    };
+    assert!(
+        is_shape(ops::matvec(g, &st, &w, &x, &x, parts)),
+        "matvec: parts buffer smaller than 64 KiB"
+    );
+    // attention_o where the shape does not fuse (head_dim 32).
+    let s32 = AttnShape {
+        n_heads: 2,
+        n_kv_heads: 1,
+        head_dim: 32,
+        ctx: 8,
+    };
+    let roomy = upload(&padded(&[0.0; 64]));
+    assert!(
+        matches!(
+            ops::attention_o(g, &st, s32, 1.0, 0, &roomy, &roomy, &roomy, &roomy, &w, &roomy),
+            Err(Error::InvalidOption { .. })
+        ),
+        "attention_o: head_dim 32"
     );
     // The GEMM fusions: swiglu over odd rows, fusions on the tiled GEMM,
     // RoPE without subgroups or over a weight that is not [q; k; v].

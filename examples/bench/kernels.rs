@@ -149,6 +149,7 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     // As the decode list runs it (x uniform on CPU adapters
                     // where x's buffer is large enough).
                     decode: true,
+                    parts: None,
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

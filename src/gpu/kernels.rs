@@ -58,6 +58,11 @@ pub enum Kernel {
         /// next power of two) ran no faster than storage; the cause was
         /// not found.
         x_uniform: bool,
+        /// Subgroup kernel, decode: attention's partial O projections
+        /// (`Kernel::AttnO`) to add, this many vectors bound as a uniform
+        /// after the other bindings (shaders/parts.wgsl): to x as it is
+        /// loaded (the FFN's gate/up), or with `residual` to y (down).
+        parts: u32,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through broadcasts within subgroups of at least that
@@ -97,6 +102,16 @@ pub enum Kernel {
         dims: u32,
         tokens: bool,
     },
+    /// Decode attention with its share of the O projection
+    /// (shaders/attn_o_sg.wgsl): `Attention { dims: 2 }` on 8 lanes
+    /// (head_dim 64) for the one token, `group` query heads per KV head,
+    /// then row sets of 2 lanes over Wo (`ty`, `tex` as `Matvec`'s) into
+    /// one partial vector per KV head.
+    AttnO {
+        ty: GgmlType,
+        tex: bool,
+        group: u32,
+    },
     SiluMul,
     Sample,
 }
@@ -114,8 +129,16 @@ pub enum Binding {
 use Binding::{Read as R, Texture as T, Uniform as U, Write as W};
 
 impl Kernel {
-    /// Bindings in order; `Gpu::bind_group` takes buffers in this order.
-    pub fn bindings(self) -> &'static [Binding] {
+    /// Bindings in order; `Gpu::bind_group` takes resources in this order.
+    pub fn bindings(self) -> Vec<Binding> {
+        let mut b = self.own_bindings().to_vec();
+        if let Kernel::Matvec { parts: 1.., .. } = self {
+            b.push(U);
+        }
+        b
+    }
+
+    fn own_bindings(self) -> &'static [Binding] {
         match self {
             // step, params, w, x, y, norm weight
             // ... with RoPE: rope params, k cache, v cache
@@ -184,6 +207,10 @@ impl Kernel {
             Kernel::RopeKv => &[U, U, W, W, W],
             // step, params, qkv, k cache, v cache, out
             Kernel::Attention { .. } => &[U, U, R, R, R, W],
+            // step, Wo params, Wo, attention params, qkv, out (Wo's x),
+            // (Wo's word view,) k cache, v cache, parts
+            Kernel::AttnO { tex: true, .. } => &[U, U, T, U, R, W, R, R, W],
+            Kernel::AttnO { .. } => &[U, U, R, U, R, W, R, R, R, W],
             // step, params, [gate; up], h
             Kernel::SiluMul => &[U, U, R, W],
             // step, params, logits, tokens
@@ -239,6 +266,14 @@ impl Kernel {
                 }
                 v
             }
+            // 8 lanes, head_dim 64 (2 vec4s a lane), row sets of 2 lanes.
+            Kernel::AttnO { group, .. } => vec![
+                ("WG", 8.0),
+                ("HD4", 16.0),
+                ("GROUP", f64::from(group)),
+                ("DPL4", 2.0),
+                ("SPLIT", 2.0),
+            ],
             // Written for 8 lanes and 16 vec4s a head: only the group varies.
             Kernel::Attention {
                 tokens: true,
@@ -290,9 +325,10 @@ impl Kernel {
     /// The weight type a kernel decodes, if any.
     pub fn weight_type(self) -> Option<GgmlType> {
         match self {
-            Kernel::Matvec { ty, .. } | Kernel::Gemm { ty, .. } | Kernel::Embed { ty, .. } => {
-                Some(ty)
-            }
+            Kernel::Matvec { ty, .. }
+            | Kernel::Gemm { ty, .. }
+            | Kernel::Embed { ty, .. }
+            | Kernel::AttnO { ty, .. } => Some(ty),
             _ => None,
         }
     }
@@ -306,6 +342,8 @@ const WEIGHT_TEXTURE: &str = include_str!("../../shaders/weights/texture.wgsl");
 const ROPE: &str = include_str!("../../shaders/rope.wgsl");
 const ATTN_PARAMS: &str = include_str!("../../shaders/attn_params.wgsl");
 const ATTN_SG_BINDINGS: &str = include_str!("../../shaders/attn_sg_bindings.wgsl");
+const ATTN_KV: &str = include_str!("../../shaders/attn_kv.wgsl");
+const PARTS: &str = include_str!("../../shaders/parts.wgsl");
 const ROPE_STORE: &str = include_str!("../../shaders/rope_store.wgsl");
 
 /// The WGSL decoder of a weight type: `unit_x` (where a unit of 8 weights
@@ -359,7 +397,10 @@ fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
 /// The complete WGSL source of `kernel`.
 pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let body = match kernel {
-        Kernel::Matvec { subgroup: 1.., .. } => include_str!("../../shaders/matvec_sg.wgsl"),
+        Kernel::Matvec { subgroup: 1.., .. } => concat!(
+            include_str!("../../shaders/matvec_sg.wgsl"),
+            include_str!("../../shaders/entry/matvec_sg.wgsl")
+        ),
         Kernel::Matvec {
             layout: MatvecLayout::Groups,
             ..
@@ -383,8 +424,17 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Attention { tokens: true, .. } => {
             include_str!("../../shaders/attention_tokens_sg.wgsl")
         }
-        Kernel::Attention { dims: 1.., .. } => include_str!("../../shaders/attention_dims_sg.wgsl"),
+        Kernel::Attention { dims: 1.., .. } => concat!(
+            include_str!("../../shaders/attention_dims_sg.wgsl"),
+            include_str!("../../shaders/entry/attention_dims_sg.wgsl")
+        ),
         Kernel::Attention { .. } => include_str!("../../shaders/attention_sg.wgsl"),
+        Kernel::AttnO { .. } => concat!(
+            include_str!("../../shaders/attention_dims_sg.wgsl"),
+            include_str!("../../shaders/attn_kv.wgsl"),
+            include_str!("../../shaders/matvec_sg.wgsl"),
+            include_str!("../../shaders/attn_o_sg.wgsl")
+        ),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
         Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
     };
@@ -394,7 +444,8 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let quant = match kernel {
         Kernel::Matvec {
             ty, subgroup: 1.., ..
-        } => quant_sg_source(ty)?,
+        }
+        | Kernel::AttnO { ty, .. } => quant_sg_source(ty)?,
         _ => kernel
             .weight_type()
             .map(quant_source)
@@ -405,8 +456,9 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
     let (wparams, weight) = match kernel {
         Kernel::Matvec { tex: true, .. }
         | Kernel::Gemm { tex: true, .. }
-        | Kernel::Embed { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
-        Kernel::Matvec { subgroup: 1.., .. } => (WPARAMS, WEIGHT_BUFFER_SG),
+        | Kernel::Embed { tex: true, .. }
+        | Kernel::AttnO { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
+        Kernel::Matvec { subgroup: 1.., .. } | Kernel::AttnO { .. } => (WPARAMS, WEIGHT_BUFFER_SG),
         Kernel::Matvec { .. } | Kernel::Gemm { .. } | Kernel::Embed { .. } => {
             (WPARAMS, WEIGHT_BUFFER)
         }
@@ -460,6 +512,24 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         }
         _ => "",
     };
+    // The subgroup matvec's partial O projections (shaders/parts.wgsl): a
+    // uniform after every other binding, or stubs.
+    let parts = match kernel {
+        Kernel::Matvec {
+            subgroup: 1..,
+            parts,
+            ..
+        } if parts > 0 => format!(
+            "const NPARTS = {parts}u;\n\
+             @group(0) @binding({}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, width)\n{PARTS}",
+            kernel.bindings().len() - 1
+        ),
+        Kernel::Matvec { subgroup: 1.., .. } => "const NPARTS = 0u;\n\
+             fn parts4(i: u32) -> vec4<f32> { return vec4<f32>(0.0); }\n\
+             fn parts1(row: u32) -> f32 { return 0.0; }\n"
+            .to_string(),
+        _ => String::new(),
+    };
     let epilogue = match kernel {
         Kernel::Matvec {
             subgroup: 1..,
@@ -468,6 +538,18 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             ..
         } => rope_at(if tex { 6 } else { 7 }),
         Kernel::Matvec { subgroup: 1.., .. } => ROPE_STUB.to_string(),
+        Kernel::AttnO { tex, .. } => {
+            // After Wo's word view (binding 6) for a buffer.
+            let n = if tex { 6 } else { 7 };
+            format!(
+                "{ATTN_PARAMS}\n\
+                 @group(0) @binding({n}) var<storage, read> kc: array<vec2<u32>>; // (n_kv_heads, ctx, head_dim / 4) f16 quads\n\
+                 @group(0) @binding({}) var<storage, read> vc: array<vec2<u32>>;\n\
+                 @group(0) @binding({}) var<storage, read_write> parts: array<f32>; // (n_kv_heads, n)\n",
+                n + 1,
+                n + 2
+            )
+        }
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
             norm,
@@ -490,11 +572,11 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         }
         Kernel::RopeKv => ROPE.to_string(),
         Kernel::Attention { subgroup: 0, .. } => ATTN_PARAMS.to_string(),
-        Kernel::Attention { .. } => format!("{ATTN_PARAMS}\n{ATTN_SG_BINDINGS}"),
+        Kernel::Attention { .. } => format!("{ATTN_PARAMS}\n{ATTN_SG_BINDINGS}\n{ATTN_KV}"),
         _ => String::new(),
     };
     Ok(format!(
-        "{COMMON}\n{wparams}\n{weight}\n{matvec_x}\n{body}\n{quant}\n{entry}\n{epilogue}"
+        "{COMMON}\n{wparams}\n{weight}\n{matvec_x}\n{body}\n{quant}\n{entry}\n{epilogue}\n{parts}"
     ))
 }
 
@@ -565,6 +647,9 @@ pub fn all_variants() -> Vec<Kernel> {
     ];
     for (ty, tex) in types.into_iter().flat_map(|t| [(t, false), (t, true)]) {
         v.push(Kernel::Embed { ty, tex });
+        for group in [1, 3, 4] {
+            v.push(Kernel::AttnO { ty, tex, group });
+        }
         for residual in [false, true] {
             for (layout, subgroup) in [
                 (MatvecLayout::Groups, 0),
@@ -628,7 +713,30 @@ pub fn all_variants() -> Vec<Kernel> {
                                 rope,
                                 share_x: matches!(subgroup, 4 | 8) && split == 2,
                                 x_uniform,
+                                parts: 0,
                             });
+                            // With attention's partial O projections: the
+                            // FFN's matvecs, on the decode path.
+                            if subgroup > 0
+                                && !rope
+                                && (fuse_norm == swiglu)
+                                && (swiglu != residual)
+                            {
+                                v.push(Kernel::Matvec {
+                                    ty,
+                                    fuse_norm,
+                                    swiglu,
+                                    residual,
+                                    subgroup,
+                                    split,
+                                    layout,
+                                    tex,
+                                    rope,
+                                    share_x: matches!(subgroup, 4 | 8) && split == 2,
+                                    x_uniform,
+                                    parts: 3,
+                                });
+                            }
                         }
                     }
                 }

@@ -52,6 +52,7 @@ struct Acts {
     ffh: wgpu::Buffer,    // (max_batch, 2 ffn) [gate; up]
     h: wgpu::Buffer,      // (max_batch, ffn)
     logits: wgpu::Buffer, // (max_batch, vocab)
+    parts: wgpu::Buffer,  // (n_kv_heads, dim) decode attention's partial O projections (64 KiB)
 }
 
 /// GPU weights of one layer.
@@ -149,6 +150,8 @@ impl LlamaGpu {
             ffh: storage("ffh", max_batch * 2 * ffn)?,
             h: storage("h", max_batch * ffn)?,
             logits: storage("logits", max_batch * vocab)?,
+            // Read through a 64 KiB uniform view (ops::MatvecOpts::parts).
+            parts: storage("parts", ops::X_UNIFORM_BYTES as usize / 4)?,
         };
         let tokens = storage("tokens", ctx + 1)?;
         let shape = AttnShape {
@@ -329,6 +332,14 @@ impl Builder<'_> {
     /// RoPE + KV append, then attention, of layer `l` (decode and prefill
     /// share them; only the largest step differs).
     fn attention_ops(&self, l: usize, w: &LayerW, max_tokens: usize) -> Result<[Op; 2]> {
+        Ok([
+            self.rope_op(l, w, max_tokens)?,
+            self.attention_op(l, w, max_tokens)?,
+        ])
+    }
+
+    /// RoPE + KV append of layer `l` as a dispatch of its own.
+    fn rope_op(&self, l: usize, w: &LayerW, max_tokens: usize) -> Result<Op> {
         let (gpu, step, a) = (self.gpu, self.step, self.acts);
         let rope = ops::rope_kv(
             gpu,
@@ -340,10 +351,7 @@ impl Builder<'_> {
             &w.v_cache,
             max_tokens,
         )?;
-        Ok([
-            self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, rope),
-            self.attention_op(l, w, max_tokens)?,
-        ])
+        Ok(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, rope))
     }
 
     /// Attention of layer `l` over the cache (RoPE and KV append done).
@@ -407,22 +415,45 @@ impl Builder<'_> {
                     Act::Qkv,
                     ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, fused)?,
                 ));
-                v.push(self.attention_op(l, w, 1)?);
             } else {
                 v.push(self.op(
                     &format!("blk.{l}.qkv"),
                     Act::Qkv,
                     ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
                 ));
-                v.extend(self.attention_ops(l, w, 1)?);
+                v.push(self.rope_op(l, w, 1)?);
             }
-            v.push(self.op(
-                &format!("blk.{l}.ffn_inp"),
-                Act::X,
-                ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
-            ));
+            // Attention with its share of the O projection where it can
+            // (one dispatch per layer fewer): the FFN's matvecs then add
+            // the partial vectors to the residual.
+            let parts = ops::fuses_attention_o(gpu, self.shape, &w.wo)
+                .then_some((&a.parts, self.shape.n_kv_heads as u32));
+            if parts.is_some() {
+                let attn_o = ops::attention_o(
+                    gpu,
+                    step,
+                    self.shape,
+                    self.scale(),
+                    0,
+                    &a.qkv,
+                    &w.k_cache,
+                    &w.v_cache,
+                    &a.attn,
+                    &w.wo,
+                    &a.parts,
+                )?;
+                v.push(self.op(&format!("blk.{l}.kqv_out_o"), Act::Attn, attn_o));
+            } else {
+                v.push(self.attention_op(l, w, 1)?);
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_inp"),
+                    Act::X,
+                    ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
+                ));
+            }
             let swiglu = MatvecOpts {
                 swiglu: true,
+                parts,
                 ..norm(&w.ffn_norm)
             };
             v.push(self.op(
@@ -430,10 +461,11 @@ impl Builder<'_> {
                 Act::H,
                 ops::matvec(gpu, step, &w.gate_up, &a.x, &a.h, swiglu)?,
             ));
+            let down = MatvecOpts { parts, ..residual };
             v.push(self.op(
                 &format!("blk.{l}.l_out"),
                 Act::X,
-                ops::matvec(gpu, step, &w.down, &a.h, &a.x, residual)?,
+                ops::matvec(gpu, step, &w.down, &a.h, &a.x, down)?,
             ));
         }
         let head = MatvecOpts {

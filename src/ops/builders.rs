@@ -47,6 +47,11 @@ pub struct MatvecOpts<'a> {
     /// the subgroup kernel then reads x through a uniform binding
     /// (`Kernel::Matvec { x_uniform }`).
     pub decode: bool,
+    /// Attention's partial O projections (`attention_o`): the buffer and
+    /// how many vectors of the residual width it holds. Added to x as it
+    /// is loaded, or with `residual` to y (decode, subgroup kernel, where
+    /// `attention_o` runs).
+    pub parts: Option<(&'a wgpu::Buffer, u32)>,
 }
 
 /// What the QKV matvec needs to apply RoPE itself (`MatvecOpts::rope`).
@@ -67,6 +72,33 @@ fn rope_tail(gpu: &Gpu, rf: &RopeFuse) -> Result<Vec<wgpu::Buffer>> {
     let rp = rope_params(rf.shape, rf.rope)?;
     let rpb = gpu.uniform_init("rope params", bytemuck::bytes_of(&rp))?;
     Ok(vec![rpb, rf.kc.clone(), rf.vc.clone()])
+}
+
+/// Checks a parts buffer (`MatvecOpts::parts`, `attention_o`): `count`
+/// vectors of `width`, within the 64 KiB uniform view it is read through,
+/// which the buffer must hold whole and the adapter allow.
+fn check_parts(gpu: &Gpu, pb: &wgpu::Buffer, count: u32, width: usize) -> Result<()> {
+    let bytes = u64::from(count) * width as u64 * 4;
+    let view = X_UNIFORM_BYTES.min(gpu.info.max_uniform_binding);
+    if count == 0 || bytes > view || pb.size() < X_UNIFORM_BYTES {
+        return Err(Error::shape(
+            "attention parts",
+            format!(
+                "{count} vectors of {width} in a buffer of {} bytes (64 KiB, all within it)",
+                pb.size()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The 64 KiB uniform view of a buffer (`X_UNIFORM_BYTES`).
+fn uniform_view(b: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: b,
+        offset: 0,
+        size: std::num::NonZeroU64::new(X_UNIFORM_BYTES),
+    })
 }
 
 /// Lanes of the subgroup matvec for `w` (0: a portable kernel runs). It
@@ -161,6 +193,19 @@ pub fn matvec(
             && w.cols * 4 <= X_UNIFORM_BYTES as usize
             && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding.min(x.size())
             && x.usage().contains(wgpu::BufferUsages::UNIFORM),
+        parts: match opts.parts {
+            Some((pb, count)) => {
+                check_parts(gpu, pb, count, if opts.residual { n } else { w.cols })?;
+                if subgroup == 0 || !opts.decode || opts.rope.is_some() {
+                    return Err(Error::option(
+                        "matvec parts",
+                        "partial O projections go to the subgroup kernel of a decode matvec",
+                    ));
+                }
+                count
+            }
+            None => 0,
+        },
     };
     let params = w.params(n, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow the
@@ -181,8 +226,12 @@ pub fn matvec(
         }
         tail_bufs = rope_tail(gpu, &rf)?;
     }
-    let tail: Vec<wgpu::BindingResource> =
+    let mut tail: Vec<wgpu::BindingResource> =
         tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
+    // The parts, last: the uniform view the shader declares.
+    if let Some((pb, _)) = opts.parts {
+        tail.push(uniform_view(pb));
+    }
     let rows = if subgroup > 0 {
         MATVEC_SG_ROWS * (subgroup / split)
     } else {
@@ -583,6 +632,109 @@ pub fn attention(
     )
 }
 
+/// Lanes of the subgroup attention kernels for `s` here, if they run: they
+/// keep a query group's q and output in registers (shaders/attention_sg.wgsl
+/// MAXV, MAXG; attention_dims_sg.wgsl MAXD).
+fn attention_lanes(gpu: &Gpu, s: AttnShape) -> Option<u32> {
+    let group = s.n_heads / s.n_kv_heads.max(1);
+    let hd4 = s.head_dim / 4;
+    let fits = s.head_dim.is_multiple_of(4) && group <= 8 && group * hd4 <= 64;
+    gpu.info.subgroup_lanes.filter(|_| fits)
+}
+
+/// Lanes and vec4s per lane of attention_dims_sg.wgsl for `s` here, if it
+/// runs: at most 4 query heads per KV head, 1 to 4 vec4s of a head a lane.
+fn dim_lanes(gpu: &Gpu, s: AttnShape) -> Option<(u32, u32)> {
+    let group = s.n_heads / s.n_kv_heads.max(1);
+    let hd4 = s.head_dim / 4;
+    attention_lanes(gpu, s).and_then(|l| {
+        let dims = hd4 / l as usize; // vec4s per lane
+        (group <= 4 && hd4.is_multiple_of(l as usize) && (1..=4).contains(&dims))
+            .then_some((l, dims as u32))
+    })
+}
+
+/// Whether the decode attention of shape `s` can finish with its share of
+/// the O projection `wo` (`attention_o`): on CPU adapters with 8-lane
+/// subgroups, where decode runs attention_dims_sg.wgsl, for head_dim 64
+/// and at most 4 query heads per KV head (shaders/attn_o_sg.wgsl is
+/// written for that layout), with Wo on the subgroup matvec and the
+/// partial vectors within the uniform view the FFN reads them through.
+pub fn fuses_attention_o(gpu: &Gpu, s: AttnShape, wo: &Weight) -> bool {
+    gpu.info.cpu
+        && dim_lanes(gpu, s) == Some((8, 2))
+        && matvec_lanes(gpu, wo, wo.rows, &MatvecOpts::default()) == 8
+        && wo.cols == s.n_heads * s.head_dim
+        && (s.n_kv_heads * wo.rows * 4) as u64 <= X_UNIFORM_BYTES
+        && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding
+}
+
+/// Decode attention (one token) with its share of the O projection: out
+/// `(n_heads * head_dim,)` as `attention`'s, and parts `(n_kv_heads,
+/// wo.rows)`, KV head h's outputs times its columns of `wo` (their sum is
+/// wo · out). For `MatvecOpts::parts`; only where `fuses_attention_o`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_o(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    s: AttnShape,
+    scale: f32,
+    window: usize,
+    qkv: &wgpu::Buffer,
+    kc: &wgpu::Buffer,
+    vc: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    wo: &Weight,
+    parts: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    s.check()?;
+    if !fuses_attention_o(gpu, s, wo) {
+        return Err(Error::option(
+            "attention_o",
+            "not on this adapter for this shape (ops::fuses_attention_o)",
+        ));
+    }
+    need(qkv, s.qkv_width() as u64, "attention qkv")?;
+    need(kc, s.cache_words() as u64, "k cache")?;
+    need(vc, s.cache_words() as u64, "v cache")?;
+    need(out, (s.n_heads * s.head_dim) as u64, "attention out")?;
+    check_parts(gpu, parts, to_u32(s.n_kv_heads, "n_kv_heads")?, wo.rows)?;
+    let kernel = Kernel::AttnO {
+        ty: wo.ty,
+        tex: wo.store.is_texture(),
+        group: to_u32(s.n_heads / s.n_kv_heads, "n_heads")?,
+    };
+    let ap = AttnParams {
+        n_heads: to_u32(s.n_heads, "n_heads")?,
+        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
+        head_dim: to_u32(s.head_dim, "head_dim")?,
+        ctx: to_u32(s.ctx, "ctx")?,
+        window: to_u32(window, "window")?,
+        _pad0: 0,
+        scale,
+        _pad1: 0,
+    };
+    let apb = gpu.uniform_init("attention params", bytemuck::bytes_of(&ap))?;
+    let params = wo.params(wo.rows, 0.0)?;
+    Dispatch::with_weight(
+        gpu,
+        kernel,
+        bytemuck::bytes_of(&params),
+        &wo.store,
+        &[&apb, qkv, out],
+        &[
+            kc.as_entire_binding(),
+            vc.as_entire_binding(),
+            parts.as_entire_binding(),
+        ],
+        Grid::Tokens {
+            x: to_u32(s.n_kv_heads, "n_kv_heads")?,
+            tile: 1,
+        },
+        step,
+    )
+}
+
 /// Which kernel `attention_with` records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttnKernel {
@@ -640,17 +792,10 @@ pub fn attention_with(
         scale,
         _pad1: 0,
     };
-    // The subgroup kernels keep a query group's q and output in registers
-    // (shaders/attention_sg.wgsl MAXV, MAXG; attention_dims_sg.wgsl MAXD).
     let group = s.n_heads / s.n_kv_heads;
     let hd4 = s.head_dim / 4;
-    let fits = s.head_dim.is_multiple_of(4) && group <= 8 && group * hd4 <= 64;
-    let lanes = gpu.info.subgroup_lanes.filter(|_| fits);
-    let dim_lanes = lanes.and_then(|l| {
-        let l = l as usize;
-        let dims = hd4 / l; // vec4s per lane
-        (group <= 4 && hd4.is_multiple_of(l) && (1..=4).contains(&dims)).then_some(dims)
-    });
+    let lanes = attention_lanes(gpu, s);
+    let dim_lanes = dim_lanes(gpu, s).map(|(_, d)| d as usize);
     let token_lanes = lanes == Some(8) && hd4 == 16 && group <= 4;
     let (subgroup, dims, tokens) = match (pick, lanes, dim_lanes) {
         (AttnKernel::Auto, Some(l), _) if gpu.info.cpu && token_lanes && max_tokens > 1 => {

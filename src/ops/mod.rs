@@ -114,7 +114,7 @@ impl Dispatch {
                 subgroup: 1..,
                 tex: false,
                 ..
-            }
+            } | Kernel::AttnO { tex: false, .. }
         );
         if let Some(w) = w.filter(|_| word_view) {
             all.push(w.resource());

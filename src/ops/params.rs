@@ -133,6 +133,7 @@ mod tests {
                 rope: false,
                 share_x: false,
                 x_uniform: false,
+                parts: 0,
             };
             check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
         }
@@ -181,6 +182,7 @@ mod tests {
             rope: true,
             share_x: true,
             x_uniform: false,
+            parts: 0,
         };
         check!(
             fused,

@@ -229,6 +229,7 @@ impl Timed {
                     lanes: None,
                     // As the decode list runs it.
                     decode: true,
+                    parts: None,
                 },
             )?,
             Kind::Gemm(layout) => {
