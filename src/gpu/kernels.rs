@@ -701,27 +701,13 @@ pub fn all_variants() -> Vec<Kernel> {
                             .into_iter()
                             .take(1 + usize::from(subgroup > 0))
                         {
-                            v.push(Kernel::Matvec {
-                                ty,
-                                fuse_norm,
-                                swiglu,
-                                residual,
-                                subgroup,
-                                split,
-                                layout,
-                                tex,
-                                rope,
-                                share_x: matches!(subgroup, 4 | 8) && split == 2,
-                                x_uniform,
-                                parts: 0,
-                            });
-                            // With attention's partial O projections: the
-                            // FFN's matvecs, on the decode path.
-                            if subgroup > 0
+                            // With attention's partial O projections too:
+                            // the FFN's matvecs, on the decode path.
+                            let ffn = subgroup > 0
                                 && !rope
                                 && (fuse_norm == swiglu)
-                                && (swiglu != residual)
-                            {
+                                && (swiglu != residual);
+                            for parts in [0, 3].into_iter().take(1 + usize::from(ffn)) {
                                 v.push(Kernel::Matvec {
                                     ty,
                                     fuse_norm,
@@ -734,7 +720,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                     rope,
                                     share_x: matches!(subgroup, 4 | 8) && split == 2,
                                     x_uniform,
-                                    parts: 3,
+                                    parts,
                                 });
                             }
                         }

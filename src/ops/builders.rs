@@ -632,6 +632,20 @@ pub fn attention(
     )
 }
 
+/// The attention kernels' parameter block.
+fn attn_params(s: AttnShape, scale: f32, window: usize) -> Result<AttnParams> {
+    Ok(AttnParams {
+        n_heads: to_u32(s.n_heads, "n_heads")?,
+        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
+        head_dim: to_u32(s.head_dim, "head_dim")?,
+        ctx: to_u32(s.ctx, "ctx")?,
+        window: to_u32(window, "window")?,
+        _pad0: 0,
+        scale,
+        _pad1: 0,
+    })
+}
+
 /// Lanes of the subgroup attention kernels for `s` here, if they run: they
 /// keep a query group's q and output in registers (shaders/attention_sg.wgsl
 /// MAXV, MAXG; attention_dims_sg.wgsl MAXD).
@@ -704,16 +718,7 @@ pub fn attention_o(
         tex: wo.store.is_texture(),
         group: to_u32(s.n_heads / s.n_kv_heads, "n_heads")?,
     };
-    let ap = AttnParams {
-        n_heads: to_u32(s.n_heads, "n_heads")?,
-        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
-        head_dim: to_u32(s.head_dim, "head_dim")?,
-        ctx: to_u32(s.ctx, "ctx")?,
-        window: to_u32(window, "window")?,
-        _pad0: 0,
-        scale,
-        _pad1: 0,
-    };
+    let ap = attn_params(s, scale, window)?;
     let apb = gpu.uniform_init("attention params", bytemuck::bytes_of(&ap))?;
     let params = wo.params(wo.rows, 0.0)?;
     Dispatch::with_weight(
@@ -782,16 +787,7 @@ pub fn attention_with(
         (max_tokens * s.n_heads * s.head_dim) as u64,
         "attention out",
     )?;
-    let params = AttnParams {
-        n_heads: to_u32(s.n_heads, "n_heads")?,
-        n_kv_heads: to_u32(s.n_kv_heads, "n_kv_heads")?,
-        head_dim: to_u32(s.head_dim, "head_dim")?,
-        ctx: to_u32(s.ctx, "ctx")?,
-        window: to_u32(window, "window")?,
-        _pad0: 0,
-        scale,
-        _pad1: 0,
-    };
+    let params = attn_params(s, scale, window)?;
     let group = s.n_heads / s.n_kv_heads;
     let hd4 = s.head_dim / 4;
     let lanes = attention_lanes(gpu, s);
