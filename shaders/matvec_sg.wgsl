@@ -19,12 +19,13 @@
 // scale region, as one to four vec4s (`set_scales`).
 // The weight decoders `set_scales` and `blk_dot_set` are
 // appended per type (shaders/quant_sg/).
-// The row sums live here; the entry points that own the bindings and
-// write the sums out are shaders/entry/matvec_sg.wgsl (the matvec) and
-// shaders/attn_o_sg.wgsl (attention's share of the O projection). They
-// declare `wp`, the weight (shaders/weights/), x (`X_UNIFORM`, `X_MASK`),
-// `override WG` and the hooks `x_at` (vector i of x) and `norm_w4` (vector
-// c of the norm weight).
+// The row sums live here (`row_sums`, `set_sums`, `rows4s`); the entry
+// points that own the bindings and write the sums out are
+// shaders/entry/matvec_sg.wgsl (the matvec: it declares x, `X_UNIFORM`,
+// `X_MASK`) and shaders/attn_o_sg.wgsl (attention's share of the O
+// projection, on `rows4s` with blocks from registers). Both declare `wp`,
+// the weight (shaders/weights/), `override WG` and the hooks `x_at`
+// (vector i of x) and `norm_w4` (vector c of the norm weight).
 
 // 32 consecutive values of x (columns 32j..32j+31 as v0..v7) and their sum.
 // Plain fields, not an array: CPU drivers (lavapipe) spill dynamically
