@@ -5,6 +5,10 @@ struct WParams {
     n: u32,            // output rows (vocabulary rows for embed)
     scale_offset: u32, // first word of the scale region in w
     aux: f32,          // matvec: RMSNorm epsilon when FUSE_NORM; embed: output scale
+    base: u32,         // first texel (4 words) of the weight in its store (shared stores)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Slot of block j of `row` in tiles of 16 rows, block-major inside a tile

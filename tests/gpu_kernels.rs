@@ -117,6 +117,7 @@ fn matvec_case(
             lanes,
             decode,
             parts: None,
+            fold: None,
         };
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         // x as a uniform: decode on native CPU adapters (lavapipe here),
@@ -832,6 +833,165 @@ fn attention_o_and_parts_match_attention_then_matvecs() {
         }
     }
     print_worst("attention+o");
+}
+
+/// The decode FFN in one dispatch (`ops::ffn`) against the matvecs it
+/// replaces: gate/up (norm, SwiGLU) on x plus attention's partial vectors,
+/// then down adding to that residual. [gate; up] and down share one store
+/// (a weight at texel 0, one after it, as the loader places them). h and
+/// the residual it writes must agree to NMSE <= 1e-12 (the same code and
+/// order); the residual plus the partial down vectors to 1e-10 (down summed
+/// in slices, another f32 order). Then the next QKV matvec, adding the
+/// partial vectors to x and folding them into a buffer, against the same
+/// matvec on the sum taken on the CPU.
+#[test]
+fn ffn_and_fold_match_matvecs() {
+    let g = gpu();
+    let mut rng = Rng::new(17);
+    // (type, dim, ffn, attention parts, QKV rows)
+    for (ty, dim, ffn, nparts, nq) in [
+        (GgmlType::Q4_1, 576, 1536, 3, 960),
+        (GgmlType::Q8_0, 128, 256, 2, 96),
+        (GgmlType::F16, 192, 512, 1, 64),
+        (GgmlType::Q4_0, 64, 256, 4, 48),
+    ] {
+        for tex in [false, true] {
+            let what = format!("ffn {ty:?} {dim}x{ffn} texture {tex}");
+            // One store: [gate; up] from texel 0, down after it.
+            let gu_words = edge_llm::quant::repacked_words(ty, 2 * ffn, dim).unwrap();
+            let base = gu_words.div_ceil(4);
+            let total = base * 4 + edge_llm::quant::repacked_words(ty, dim, ffn).unwrap();
+            let store = ops::WeightStore::new(g, "ffn", total as u64, tex).unwrap();
+            let gub = rand_weight(&mut rng, ty, 2 * ffn, dim);
+            let db = rand_weight(&mut rng, ty, dim, ffn);
+            let gu = Weight::upload_at(g, "gate_up", ty, &gub, 2 * ffn, dim, &store, 0).unwrap();
+            let down =
+                Weight::upload_at(g, "down", ty, &db, dim, ffn, &store, base as u32).unwrap();
+            let slices =
+                ops::fuses_ffn(g, &gu, &down).unwrap_or_else(|| panic!("{what}: not fusable"));
+            let x0 = rng.vec(dim, -1.0, 1.0);
+            let ap = rng.vec(nparts * dim, -0.5, 0.5);
+            let nw = upload(&rng.vec(dim, 0.5, 1.5));
+            let st = step_tokens(1, 7);
+            // x + ((p0 + p1) + p2): the order shaders/parts.wgsl adds them in.
+            let resid: Vec<f32> = (0..dim)
+                .map(|i| x0[i] + (0..nparts).fold(0.0f32, |a, h| a + ap[h * dim + i]))
+                .collect();
+            let decode = MatvecOpts {
+                decode: true,
+                ..Default::default()
+            };
+            // Separate: h = silu(gate) * up on the residual, then x += down · h.
+            let xr = upload(&padded(&resid));
+            let h1 = upload(&padded(&vec![0.0; ffn]));
+            let act = MatvecOpts {
+                norm: Some((&nw, EPS)),
+                swiglu: true,
+                ..decode
+            };
+            let a1 = ops::matvec(g, &st, &gu, &xr, &h1, act).unwrap();
+            let d1 = ops::matvec(
+                g,
+                &st,
+                &down,
+                &h1,
+                &xr,
+                MatvecOpts {
+                    residual: true,
+                    ..decode
+                },
+            )
+            .unwrap();
+            // Fused.
+            let xp = upload(&padded(&x0));
+            let apb = upload(&padded(&ap));
+            let h2 = upload(&padded(&vec![0.0; ffn]));
+            let fparts = upload(&padded(&vec![f32::NAN; slices as usize * dim]));
+            let xo = guarded(&vec![f32::NAN; dim]);
+            let f = ops::ffn(
+                g,
+                &st,
+                &gu,
+                &down,
+                (&nw, EPS),
+                &xp,
+                (&apb, nparts as u32),
+                &h2,
+                &fparts,
+                &xo,
+            )
+            .unwrap();
+            run(&[&a1, &d1, &f], 1);
+            assert_close(
+                &read_all(&h2)[..ffn],
+                &read_all(&h1)[..ffn],
+                1e-12,
+                &format!("{what}: h"),
+            );
+            let xo_got = read_guarded(&xo, dim, &format!("{what}: residual out"));
+            assert_close(&xo_got, &resid, 1e-12, &format!("{what}: residual out"));
+            let fp = read_all(&fparts);
+            let sum: Vec<f32> = (0..dim)
+                .map(|i| resid[i] + (0..slices as usize).fold(0.0f32, |a, s| a + fp[s * dim + i]))
+                .collect();
+            let want = read_all(&xr)[..dim].to_vec();
+            assert_close(&sum, &want, 1e-10, &format!("{what}: residual + parts"));
+
+            // The next QKV matvec: x = xo's residual, parts = fparts.
+            let qkv = Weight::upload_to(
+                g,
+                "qkv",
+                ty,
+                &rand_weight(&mut rng, ty, nq, dim),
+                nq,
+                dim,
+                tex,
+            )
+            .unwrap();
+            let norm = MatvecOpts {
+                norm: Some((&nw, EPS)),
+                ..decode
+            };
+            let full: Vec<f32> = (0..dim)
+                .map(|i| resid[i] + (0..slices as usize).fold(0.0f32, |a, s| a + fp[s * dim + i]))
+                .collect();
+            let xf = upload(&padded(&full));
+            let xq = upload(&padded(&resid));
+            let (y1, y2) = (
+                upload(&padded(&vec![0.0; nq])),
+                upload(&padded(&vec![0.0; nq])),
+            );
+            let folded = guarded(&vec![f32::NAN; dim]);
+            let q1 = ops::matvec(g, &st, &qkv, &xf, &y1, norm).unwrap();
+            let q2 = ops::matvec(
+                g,
+                &st,
+                &qkv,
+                &xq,
+                &y2,
+                MatvecOpts {
+                    parts: Some((&fparts, slices)),
+                    fold: Some(&folded),
+                    ..norm
+                },
+            )
+            .unwrap();
+            assert!(
+                matches!(q2.kernel, Kernel::Matvec { fold: true, .. }),
+                "{what}: fold"
+            );
+            run(&[&q1, &q2], 1);
+            assert_close(
+                &read_all(&y2)[..nq],
+                &read_all(&y1)[..nq],
+                1e-12,
+                &format!("{what}: qkv"),
+            );
+            let got = read_guarded(&folded, dim, &format!("{what}: folded"));
+            assert_close(&got, &full, 1e-12, &format!("{what}: folded"));
+        }
+    }
+    print_worst("ffn");
 }
 
 /// The row GEMM with RoPE and the KV append in its epilogue (and the

@@ -150,6 +150,7 @@ fn matvecs(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
                     // where x's buffer is large enough).
                     decode: true,
                     parts: None,
+                    fold: None,
                 };
                 let d = ops::matvec(gpu, &st, &w, &x, &y, opts).unwrap();
                 let secs = time(gpu, &d, 1, runs);

@@ -9,8 +9,9 @@
 // (X_UNIFORM, one token) a uniform indexed through X_MASK
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (n,)
 @group(0) @binding(5) var<storage, read> nw: array<vec4<f32>>;  // (k,) norm weight
-// NPARTS > 0: attention's partial O projections (`parts4`, `parts1`,
-// shaders/parts.wgsl), declared by gpu::kernels after the other bindings.
+// NPARTS > 0: partial vectors to add (`parts4`, `parts1`,
+// shaders/parts.wgsl), declared by gpu::kernels after the other bindings,
+// and with FOLD the buffer `fold_store` writes x plus them to.
 
 override WG: u32 = 8u; // lanes: the adapter's minimum subgroup size (<= 64)
 
@@ -53,6 +54,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         r.u3 *= scale;
     }
     let s = set_sums(r);
+    // FOLD: the residual stream (x plus the parts) for the kernel after
+    // next, once, by the first workgroup (before the RoPE epilogue returns).
+    if FOLD && wg_linear(wid, nwg) == 0u {
+        for (var i = lane; i < wp.k / 4u; i += WG) {
+            fold_store(i, x_at(xbase + i));
+        }
+    }
     if ROPE {
         for (var p = sub; p < ROWS / 2u; p += SPLIT) {
             let row = row0 + 2u * p;

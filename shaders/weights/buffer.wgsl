@@ -3,9 +3,10 @@
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 
 fn wword(i: u32) -> u32 {
-    return w[i];
+    return w[4u * wp.base + i];
 }
 
 fn wvec4(t: u32) -> vec4<u32> {
-    return vec4<u32>(w[4u * t], w[4u * t + 1u], w[4u * t + 2u], w[4u * t + 3u]);
+    let b = 4u * (wp.base + t);
+    return vec4<u32>(w[b], w[b + 1u], w[b + 2u], w[b + 3u]);
 }

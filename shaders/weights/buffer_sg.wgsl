@@ -5,9 +5,9 @@
 @group(0) @binding(6) var<storage, read> w1: array<u32>;
 
 fn wvec4(t: u32) -> vec4<u32> {
-    return w4[t];
+    return w4[wp.base + t];
 }
 
 fn wword(i: u32) -> u32 {
-    return w1[i];
+    return w1[4u * wp.base + i];
 }

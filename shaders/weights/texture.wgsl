@@ -10,7 +10,8 @@ const WEIGHT_ROW_SHIFT: u32 = 13u; // log2 of the texels per row (8192)
 
 fn wvec4(t: u32) -> vec4<u32> {
     let row_mask = (1u << WEIGHT_ROW_SHIFT) - 1u;
-    return textureLoad(wt, vec2<u32>(t & row_mask, t >> WEIGHT_ROW_SHIFT), 0);
+    let b = wp.base + t;
+    return textureLoad(wt, vec2<u32>(b & row_mask, b >> WEIGHT_ROW_SHIFT), 0);
 }
 
 fn wword(i: u32) -> u32 {

@@ -61,8 +61,13 @@ pub enum Kernel {
         /// Subgroup kernel, decode: attention's partial O projections
         /// (`Kernel::AttnO`) to add, this many vectors bound as a uniform
         /// after the other bindings (shaders/parts.wgsl): to x as it is
-        /// loaded (the FFN's gate/up), or with `residual` to y (down).
+        /// loaded (the FFN's gate/up), or with `residual` to y (down); or
+        /// `Kernel::Ffn`'s, to x (the next layer's QKV, the LM head).
         parts: u32,
+        /// With `parts`: workgroup 0 also writes x plus the parts to a
+        /// buffer bound after them (the residual stream, for the kernel
+        /// after next: `Kernel::Ffn` reads it).
+        fold: bool,
     },
     /// Prefill GEMM over a batch of tokens. `subgroup` (`Rows` only): x
     /// is shared through broadcasts within subgroups of at least that
@@ -112,6 +117,19 @@ pub enum Kernel {
         tex: bool,
         group: u32,
     },
+    /// The decode FFN in one dispatch (shaders/entry/ffn_sg.wgsl): RMSNorm,
+    /// [gate; up], SiLU·mul and down on 8 lanes, `slices` workgroups each
+    /// over ffn / `slices` hidden units (`nb` pairs of 32-column blocks of
+    /// down), each writing a partial down vector; x plus `parts` partial O
+    /// projections is the input. Both weights (`ty`, `tex` as `Matvec`'s)
+    /// share a store.
+    Ffn {
+        ty: GgmlType,
+        tex: bool,
+        slices: u32,
+        nb: u32,
+        parts: u32,
+    },
     SiluMul,
     Sample,
 }
@@ -132,8 +150,14 @@ impl Kernel {
     /// Bindings in order; `Gpu::bind_group` takes resources in this order.
     pub fn bindings(self) -> Vec<Binding> {
         let mut b = self.own_bindings().to_vec();
-        if let Kernel::Matvec { parts: 1.., .. } = self {
+        if let Kernel::Matvec {
+            parts: 1.., fold, ..
+        } = self
+        {
             b.push(U);
+            if fold {
+                b.push(W);
+            }
         }
         b
     }
@@ -211,6 +235,10 @@ impl Kernel {
             // (Wo's word view,) k cache, v cache, parts
             Kernel::AttnO { tex: true, .. } => &[U, U, T, U, R, W, R, R, W],
             Kernel::AttnO { .. } => &[U, U, R, U, R, W, R, R, R, W],
+            // step, [gate; up] params, store, x, h, norm weight, (store's
+            // word view,) down params, parts, fparts, residual out
+            Kernel::Ffn { tex: true, .. } => &[U, U, T, U, W, R, U, U, W, W],
+            Kernel::Ffn { .. } => &[U, U, R, U, W, R, R, U, U, W, W],
             // step, params, [gate; up], h
             Kernel::SiluMul => &[U, U, R, W],
             // step, params, logits, tokens
@@ -274,6 +302,13 @@ impl Kernel {
                 ("DPL4", 2.0),
                 ("SPLIT", 2.0),
             ],
+            Kernel::Ffn { .. } => vec![
+                ("WG", 8.0),
+                ("SPLIT", 2.0),
+                ("XSHARE", 1.0),
+                ("FUSE_NORM", 1.0),
+                ("SWIGLU", 1.0),
+            ],
             // Written for 8 lanes and 16 vec4s a head: only the group varies.
             Kernel::Attention {
                 tokens: true,
@@ -328,7 +363,8 @@ impl Kernel {
             Kernel::Matvec { ty, .. }
             | Kernel::Gemm { ty, .. }
             | Kernel::Embed { ty, .. }
-            | Kernel::AttnO { ty, .. } => Some(ty),
+            | Kernel::AttnO { ty, .. }
+            | Kernel::Ffn { ty, .. } => Some(ty),
             _ => None,
         }
     }
@@ -435,6 +471,10 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             include_str!("../../shaders/matvec_sg.wgsl"),
             include_str!("../../shaders/attn_o_sg.wgsl")
         ),
+        Kernel::Ffn { .. } => concat!(
+            include_str!("../../shaders/matvec_sg.wgsl"),
+            include_str!("../../shaders/entry/ffn_sg.wgsl")
+        ),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
         Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
     };
@@ -445,7 +485,8 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Matvec {
             ty, subgroup: 1.., ..
         }
-        | Kernel::AttnO { ty, .. } => quant_sg_source(ty)?,
+        | Kernel::AttnO { ty, .. }
+        | Kernel::Ffn { ty, .. } => quant_sg_source(ty)?,
         _ => kernel
             .weight_type()
             .map(quant_source)
@@ -457,8 +498,11 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Matvec { tex: true, .. }
         | Kernel::Gemm { tex: true, .. }
         | Kernel::Embed { tex: true, .. }
-        | Kernel::AttnO { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
-        Kernel::Matvec { subgroup: 1.., .. } | Kernel::AttnO { .. } => (WPARAMS, WEIGHT_BUFFER_SG),
+        | Kernel::AttnO { tex: true, .. }
+        | Kernel::Ffn { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
+        Kernel::Matvec { subgroup: 1.., .. } | Kernel::AttnO { .. } | Kernel::Ffn { .. } => {
+            (WPARAMS, WEIGHT_BUFFER_SG)
+        }
         Kernel::Matvec { .. } | Kernel::Gemm { .. } | Kernel::Embed { .. } => {
             (WPARAMS, WEIGHT_BUFFER)
         }
@@ -518,16 +562,53 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         Kernel::Matvec {
             subgroup: 1..,
             parts,
+            fold,
             ..
-        } if parts > 0 => format!(
-            "const NPARTS = {parts}u;\n\
-             @group(0) @binding({}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, width)\n{PARTS}",
-            kernel.bindings().len() - 1
-        ),
+        } if parts > 0 => {
+            let n = kernel.bindings().len() - 1 - usize::from(fold);
+            let fold = if fold {
+                format!(
+                    "const FOLD = true;\n\
+                     @group(0) @binding({}) var<storage, read_write> xo: array<vec4<f32>>; // (k,)\n\
+                     fn fold_store(i: u32, v: vec4<f32>) {{ xo[i] = v; }}\n",
+                    n + 1
+                )
+            } else {
+                "const FOLD = false;\nfn fold_store(i: u32, v: vec4<f32>) {}\n".to_string()
+            };
+            format!(
+                "const NPARTS = {parts}u;\n\
+                 @group(0) @binding({n}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, width)\n{fold}{PARTS}"
+            )
+        }
         Kernel::Matvec { subgroup: 1.., .. } => "const NPARTS = 0u;\n\
+             const FOLD = false;\n\
+             fn fold_store(i: u32, v: vec4<f32>) {}\n\
              fn parts4(i: u32) -> vec4<f32> { return vec4<f32>(0.0); }\n\
              fn parts1(row: u32) -> f32 { return 0.0; }\n"
             .to_string(),
+        Kernel::Ffn {
+            tex,
+            slices,
+            nb,
+            parts,
+            ..
+        } => {
+            // After the store's word view (binding 6) for a buffer.
+            let n = if tex { 6 } else { 7 };
+            format!(
+                "const SLICES = {slices}u;\n\
+                 const NB = {nb}u;\n\
+                 const NPARTS = {parts}u;\n\
+                 @group(0) @binding({n}) var<uniform> wpd: WParams; // down: n = dim, k = ffn\n\
+                 @group(0) @binding({}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, dim)\n\
+                 @group(0) @binding({}) var<storage, read_write> fparts: array<f32>; // (SLICES, dim)\n\
+                 @group(0) @binding({}) var<storage, read_write> xo: array<vec4<f32>>; // (dim,)\n{PARTS}",
+                n + 1,
+                n + 2,
+                n + 3
+            )
+        }
         _ => String::new(),
     };
     let epilogue = match kernel {
@@ -650,6 +731,15 @@ pub fn all_variants() -> Vec<Kernel> {
         for group in [1, 3, 4] {
             v.push(Kernel::AttnO { ty, tex, group });
         }
+        for (slices, nb, parts) in [(4, 6, 3), (2, 1, 1)] {
+            v.push(Kernel::Ffn {
+                ty,
+                tex,
+                slices,
+                nb,
+                parts,
+            });
+        }
         for residual in [false, true] {
             for (layout, subgroup) in [
                 (MatvecLayout::Groups, 0),
@@ -701,13 +791,21 @@ pub fn all_variants() -> Vec<Kernel> {
                             .into_iter()
                             .take(1 + usize::from(subgroup > 0))
                         {
-                            // With attention's partial O projections too:
-                            // the FFN's matvecs, on the decode path.
+                            // With partial vectors too, on the decode
+                            // path: attention's (the FFN's matvecs), the
+                            // FFN's (the QKV matvec, folding them into
+                            // x; the LM head).
                             let ffn = subgroup > 0
                                 && !rope
                                 && (fuse_norm == swiglu)
                                 && (swiglu != residual);
-                            for parts in [0, 3].into_iter().take(1 + usize::from(ffn)) {
+                            let qkv = subgroup > 0 && fuse_norm && !swiglu && !residual;
+                            let with_parts: &[(u32, bool)] = match (ffn, qkv) {
+                                (true, _) => &[(0, false), (3, false)],
+                                (_, true) => &[(0, false), (4, false), (4, true)],
+                                _ => &[(0, false)],
+                            };
+                            for &(parts, fold) in with_parts {
                                 v.push(Kernel::Matvec {
                                     ty,
                                     fuse_norm,
@@ -721,6 +819,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                     share_x: matches!(subgroup, 4 | 8) && split == 2,
                                     x_uniform,
                                     parts,
+                                    fold,
                                 });
                             }
                         }

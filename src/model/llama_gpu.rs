@@ -53,6 +53,10 @@ struct Acts {
     h: wgpu::Buffer,      // (max_batch, ffn)
     logits: wgpu::Buffer, // (max_batch, vocab)
     parts: wgpu::Buffer,  // (n_kv_heads, dim) decode attention's partial O projections (64 KiB)
+    // Decode with the FFN in one dispatch (ops::ffn): its partial down
+    // vectors, and the residual after attention that it writes (64 KiB each).
+    fparts: wgpu::Buffer, // (slices, dim)
+    x2: wgpu::Buffer,     // (dim,)
 }
 
 /// GPU weights of one layer.
@@ -152,6 +156,8 @@ impl LlamaGpu {
             logits: storage("logits", max_batch * vocab)?,
             // Read through a 64 KiB uniform view (ops::MatvecOpts::parts).
             parts: storage("parts", ops::X_UNIFORM_BYTES as usize / 4)?,
+            fparts: storage("fparts", ops::X_UNIFORM_BYTES as usize / 4)?,
+            x2: storage("x2", ops::X_UNIFORM_BYTES as usize / 4)?,
         };
         let tokens = storage("tokens", ctx + 1)?;
         let shape = AttnShape {
@@ -181,7 +187,11 @@ impl LlamaGpu {
         }
         for w in layers
             .iter()
-            .flat_map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down])
+            .flat_map(|l| {
+                // Down shares [gate; up]'s store where the loader could.
+                let down = (!l.down.store.same(&l.gate_up.store)).then_some(&l.down);
+                [&l.qkv, &l.wo, &l.gate_up].into_iter().chain(down)
+            })
             .chain([&embd])
             .chain(output.as_ref())
         {
@@ -386,7 +396,24 @@ impl Builder<'_> {
             Act::X,
             ops::embed(gpu, step, embd, tokens, &a.x, 1.0, 1)?,
         )];
+        // The FFN in one dispatch where every layer can (after attention
+        // with its O share): it leaves `slices` partial vectors for the
+        // next matvec to add to x, and the residual after attention in x2.
+        // So a layer's QKV (but the first) reads x2 plus those and folds
+        // them into x, which the FFN reads.
+        let ffn_slices = layers
+            .iter()
+            .map(|w| {
+                ops::fuses_attention_o(gpu, self.shape, &w.wo)
+                    .then(|| ops::fuses_ffn(gpu, &w.gate_up, &w.down))
+                    .flatten()
+            })
+            .reduce(|a, b| if a == b { a } else { None })
+            .flatten();
         for (l, w) in layers.iter().enumerate() {
+            // The FFN's partial vectors of the layer before, to fold into x.
+            let fold = ffn_slices.filter(|_| l > 0).map(|s| (&a.fparts, s));
+            let qkv_x = if fold.is_some() { &a.x2 } else { &a.x };
             // `decode`: one token, so x may be bound as a uniform.
             let norm = |nw| MatvecOpts {
                 norm: Some((nw, c.norm_eps)),
@@ -408,12 +435,19 @@ impl Builder<'_> {
                         kc: &w.k_cache,
                         vc: &w.v_cache,
                     }),
+                    parts: fold,
+                    fold: fold.map(|_| &a.x),
                     ..norm(&w.attn_norm)
                 };
                 v.push(self.op(
                     &format!("blk.{l}.qkv_rope_kv"),
                     Act::Qkv,
-                    ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, fused)?,
+                    ops::matvec(gpu, step, &w.qkv, qkv_x, &a.qkv, fused)?,
+                ));
+            } else if fold.is_some() {
+                return Err(crate::Error::shape(
+                    "decode",
+                    "the fused FFN needs the QKV matvec with RoPE",
                 ));
             } else {
                 v.push(self.op(
@@ -450,6 +484,28 @@ impl Builder<'_> {
                     Act::X,
                     ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
                 ));
+            }
+            // Not in the last layer: the LM head would load the partial
+            // vectors with x in each of its (vocab / 64) workgroups.
+            let last = l + 1 == layers.len();
+            if let (Some(_), Some(ap), false) = (ffn_slices, parts, last) {
+                v.push(self.op(
+                    &format!("blk.{l}.ffn_out"),
+                    Act::H,
+                    ops::ffn(
+                        gpu,
+                        step,
+                        &w.gate_up,
+                        &w.down,
+                        (&w.ffn_norm, c.norm_eps),
+                        &a.x,
+                        ap,
+                        &a.h,
+                        &a.fparts,
+                        &a.x2,
+                    )?,
+                ));
+                continue;
             }
             let swiglu = MatvecOpts {
                 swiglu: true,

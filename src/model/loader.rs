@@ -79,6 +79,9 @@ struct LayerSlots {
     gate_up_parts: [Option<Part>; 2],
     gate_up: Option<Weight>,
     down: Option<Weight>,
+    /// The store [gate; up] and down share (down from the texel given),
+    /// once one of them arrives; `None` inside when they cannot share.
+    ffn_home: Option<Option<(WeightStore, u32)>>,
 }
 
 /// The tensor-data side of a load: which tensors to take from which bytes,
@@ -200,7 +203,7 @@ impl Body {
             let Some(t) = self.plan.get(self.next) else {
                 return Ok(());
             };
-            let (offset, size) = (t.offset, t.size);
+            let (offset, size, role) = (t.offset, t.size, t.role);
             if pos < offset {
                 let skip = to_usize((offset - pos).min(bytes.len() as u64), "file")?;
                 bytes = &bytes[skip..];
@@ -208,8 +211,13 @@ impl Body {
                 continue;
             }
             if self.slab.is_none() && self.cur.is_empty() && pos == offset {
-                self.slab = Sliced::start(gpu, t)?;
+                let home = match role {
+                    Role::Down(l) => self.ffn_home(gpu, l)?,
+                    _ => None,
+                };
+                self.slab = Sliced::start(gpu, &self.plan[self.next], home)?;
             }
+            let t = &self.plan[self.next];
             let done = self.slab.as_ref().map_or(0, |s| s.done);
             let have = done + self.cur.len() as u64;
             if pos != offset + have {
@@ -280,6 +288,10 @@ impl Body {
     /// Uploads plan entry `i` from its `data`, or holds it until its fused
     /// siblings arrive.
     fn deliver(&mut self, gpu: &Gpu, i: usize, data: &[u8]) -> Result<()> {
+        let home = match self.plan[i].role {
+            Role::Down(l) | Role::GateUp(l, _) => self.ffn_home(gpu, l)?,
+            _ => None,
+        };
         let t = &self.plan[i];
         let (name, ty, rows, cols) = (t.name.as_str(), t.ty, t.rows, t.cols);
         let upload = |label: &str| Weight::upload(gpu, label, ty, data, rows, cols);
@@ -294,33 +306,44 @@ impl Body {
                 slot(&mut self.layers, l)?.ffn_norm = Some(f32_buffer(gpu, name, ty, data)?)
             }
             Role::Wo(l) => slot(&mut self.layers, l)?.wo = Some(upload(name)?),
-            Role::Down(l) => slot(&mut self.layers, l)?.down = Some(upload(name)?),
+            Role::Down(l) => {
+                let w = match home {
+                    Some((store, base)) => {
+                        Weight::upload_at(gpu, name, ty, data, rows, cols, &store, base)?
+                    }
+                    None => upload(name)?,
+                };
+                slot(&mut self.layers, l)?.down = Some(w);
+            }
             Role::Qkv(l, p) => {
                 let s = slot(&mut self.layers, l)?;
-                if let Some(w) = hold(
-                    gpu,
-                    &format!("blk.{l}.qkv"),
+                let label = format!("blk.{l}.qkv");
+                if let Some((ty, bytes, rows)) = stack(
+                    &label,
                     &mut s.qkv_parts,
                     p,
                     (ty, data, rows),
-                    cols,
                     &mut self.pending,
                 )? {
-                    s.qkv = Some(w);
+                    s.qkv = Some(Weight::upload(gpu, &label, ty, &bytes, rows, cols)?);
                 }
             }
             Role::GateUp(l, p) => {
                 let s = slot(&mut self.layers, l)?;
-                if let Some(w) = hold(
-                    gpu,
-                    &format!("blk.{l}.gate_up"),
+                let label = format!("blk.{l}.gate_up");
+                if let Some((ty, bytes, rows)) = stack(
+                    &label,
                     &mut s.gate_up_parts,
                     p,
                     (ty, data, rows),
-                    cols,
                     &mut self.pending,
                 )? {
-                    s.gate_up = Some(w);
+                    s.gate_up = Some(match home {
+                        Some((store, _)) => {
+                            Weight::upload_at(gpu, &label, ty, &bytes, rows, cols, &store, 0)?
+                        }
+                        None => Weight::upload(gpu, &label, ty, &bytes, rows, cols)?,
+                    });
                 }
             }
         }
@@ -328,6 +351,56 @@ impl Body {
         // so staging memory does not grow to the model size.
         gpu.queue.submit(std::iter::empty());
         Ok(())
+    }
+
+    /// The store layer `l`'s [gate; up] and down share, and down's first
+    /// texel in it: made when the first of them arrives, from the plan's
+    /// shapes. Why: the decode FFN on CPU adapters reads both in one
+    /// kernel (`ops::ffn`), and a kernel binds one store. `None` where
+    /// they cannot share one (gate and up of different types, a type the
+    /// GPU layout lacks, or more than one binding holds).
+    fn ffn_home(&mut self, gpu: &Gpu, l: usize) -> Result<Option<(WeightStore, u32)>> {
+        if let Some(home) = &slot(&mut self.layers, l)?.ffn_home {
+            return Ok(home.clone());
+        }
+        let find = |role: Role| self.plan.iter().find(|t| t.role == role);
+        let home = match (
+            find(Role::GateUp(l, 0)),
+            find(Role::GateUp(l, 1)),
+            find(Role::Down(l)),
+        ) {
+            (Some(g), Some(u), Some(d)) if g.ty == u.ty && g.cols == u.cols => {
+                let sizes = crate::quant::repacked_words(g.ty, g.rows + u.rows, g.cols)
+                    .and_then(|gu| Ok((gu, crate::quant::repacked_words(d.ty, d.rows, d.cols)?)));
+                match sizes {
+                    Ok((gu, dw)) => {
+                        // Down starts on a whole texel (u64: usize is 32
+                        // bits on wasm32).
+                        let base = (gu as u64).div_ceil(4);
+                        let total = base * 4 + dw as u64;
+                        let fits = total * 4 <= gpu.info.max_storage_binding
+                            && u32::try_from(total).is_ok();
+                        if fits {
+                            let store = WeightStore::new(
+                                gpu,
+                                &format!("blk.{l}.ffn"),
+                                total,
+                                gpu.info.weight_textures,
+                            )?;
+                            // base < total, which fits a u32.
+                            Some((store, u32::try_from(base).unwrap_or(u32::MAX)))
+                        } else {
+                            None
+                        }
+                    }
+                    // Left to the uploads to refuse.
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        slot(&mut self.layers, l)?.ffn_home = Some(home.clone());
+        Ok(home)
     }
 
     /// The uploaded weights; errors when any tensor is missing.
@@ -372,6 +445,8 @@ pub const SLAB_BYTES: u64 = 1 << 20;
 /// words) for weight textures.
 struct Sliced {
     store: WeightStore,
+    /// First texel of the weight in `store` (a shared store).
+    base: u32,
     ty: GgmlType,
     cols: usize,
     layout: SlabLayout,
@@ -438,8 +513,9 @@ impl SlabLayout {
 }
 
 impl Sliced {
-    /// Starts a sliced upload of `t` when it is a large single weight.
-    fn start(gpu: &Gpu, t: &Planned) -> Result<Option<Sliced>> {
+    /// Starts a sliced upload of `t` when it is a large single weight, into
+    /// `home` (a shared store and the weight's first texel) when given.
+    fn start(gpu: &Gpu, t: &Planned, home: Option<(WeightStore, u32)>) -> Result<Option<Sliced>> {
         let single = matches!(
             t.role,
             Role::Embd | Role::Output | Role::Wo(_) | Role::Down(_)
@@ -474,9 +550,22 @@ impl Sliced {
         if u32::try_from(layout.total).is_err() {
             return Ok(None);
         }
-        let store = WeightStore::new(gpu, &t.name, layout.total as u64, gpu.info.weight_textures)?;
+        let (store, base) = match home {
+            Some((store, base)) => {
+                let end = u64::from(base) * 4 + layout.total as u64;
+                if end * 4 > store.bytes() {
+                    return Err(Error::shape(&t.name, "does not fit its shared store"));
+                }
+                (store, base)
+            }
+            None => (
+                WeightStore::new(gpu, &t.name, layout.total as u64, gpu.info.weight_textures)?,
+                0,
+            ),
+        };
         Ok(Some(Sliced {
             store,
+            base,
             ty: t.ty,
             cols: t.cols,
             layout,
@@ -501,7 +590,8 @@ impl Sliced {
         let (qw, sw) = p.words.split_at(q);
         for (at, words) in [(qo, qw), (so, sw)] {
             if !words.is_empty() {
-                self.store.write(gpu, at as u64, words)?;
+                let at = u64::from(self.base) * 4 + at as u64;
+                self.store.write(gpu, at, words)?;
             }
         }
         self.j += 1;
@@ -517,6 +607,7 @@ impl Sliced {
             rows: t.rows,
             cols: self.cols,
             scale_offset: self.layout.scale_offset as u32,
+            base: self.base,
         }
     }
 }
@@ -527,18 +618,16 @@ fn slot(layers: &mut [LayerSlots], l: usize) -> Result<&mut LayerSlots> {
         .ok_or_else(|| Error::shape("layer", format!("{l} out of range")))
 }
 
-/// Stores part `p` of a fused weight; when every part is there, uploads
+/// Stores part `p` of a fused weight; when every part is there, returns
 /// them stacked by rows (quant blocks never cross rows, so stacking the raw
 /// bytes stacks the rows) and frees the parts.
-fn hold<const N: usize>(
-    gpu: &Gpu,
+fn stack<const N: usize>(
     label: &str,
     parts: &mut [Option<Part>; N],
     p: usize,
     (ty, data, rows): (GgmlType, &[u8], usize),
-    cols: usize,
     pending: &mut usize,
-) -> Result<Option<Weight>> {
+) -> Result<Option<Part>> {
     let entry = parts
         .get_mut(p)
         .ok_or_else(|| Error::shape(label, format!("part {p} out of range")))?;
@@ -557,7 +646,7 @@ fn hold<const N: usize>(
     }
     let rows = got.iter().map(|g| g.2).sum();
     let bytes: Vec<u8> = got.into_iter().flat_map(|g| g.1).collect();
-    Weight::upload(gpu, label, ty, &bytes, rows, cols).map(Some)
+    Ok(Some((ty, bytes, rows)))
 }
 
 fn f32_buffer(gpu: &Gpu, name: &str, ty: GgmlType, data: &[u8]) -> Result<wgpu::Buffer> {

@@ -52,6 +52,9 @@ pub struct MatvecOpts<'a> {
     /// is loaded, or with `residual` to y (decode, subgroup kernel, where
     /// `attention_o` runs).
     pub parts: Option<(&'a wgpu::Buffer, u32)>,
+    /// With `parts` (added to x): the first workgroup also writes x plus
+    /// the parts here, `(k,)` (the residual stream; `ffn` reads it).
+    pub fold: Option<&'a wgpu::Buffer>,
 }
 
 /// What the QKV matvec needs to apply RoPE itself (`MatvecOpts::rope`).
@@ -196,15 +199,28 @@ pub fn matvec(
         parts: match opts.parts {
             Some((pb, count)) => {
                 check_parts(gpu, pb, count, if opts.residual { n } else { w.cols })?;
-                if subgroup == 0 || !opts.decode || opts.rope.is_some() {
+                if subgroup == 0 || !opts.decode {
                     return Err(Error::option(
                         "matvec parts",
-                        "partial O projections go to the subgroup kernel of a decode matvec",
+                        "partial vectors go to the subgroup kernel of a decode matvec",
                     ));
                 }
                 count
             }
             None => 0,
+        },
+        fold: match opts.fold {
+            Some(xo) if opts.parts.is_some() && !opts.residual => {
+                need(xo, w.cols as u64, "matvec fold")?;
+                true
+            }
+            Some(_) => {
+                return Err(Error::option(
+                    "matvec fold",
+                    "folding needs parts added to x (no residual)",
+                ))
+            }
+            None => false,
         },
     };
     let params = w.params(n, eps)?;
@@ -228,9 +244,13 @@ pub fn matvec(
     }
     let mut tail: Vec<wgpu::BindingResource> =
         tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
-    // The parts, last: the uniform view the shader declares.
+    // The parts, last: the uniform view the shader declares, then where
+    // they are folded to.
     if let Some((pb, _)) = opts.parts {
         tail.push(uniform_view(pb));
+    }
+    if let Some(xo) = opts.fold {
+        tail.push(xo.as_entire_binding());
     }
     let rows = if subgroup > 0 {
         MATVEC_SG_ROWS * (subgroup / split)
@@ -681,6 +701,104 @@ pub fn fuses_attention_o(gpu: &Gpu, s: AttnShape, wo: &Weight) -> bool {
         && wo.cols == s.n_heads * s.head_dim
         && (s.n_kv_heads * wo.rows * 4) as u64 <= X_UNIFORM_BYTES
         && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding
+}
+
+/// Workgroups of the decode FFN (`ffn`) on this adapter for these
+/// weights, or `None` where it cannot run: CPU adapters with 8-lane
+/// subgroups and x as a uniform, [gate; up] and down of one type in one
+/// store, ffn a multiple of 64 per workgroup, the partial vectors within
+/// 64 KiB.
+pub fn fuses_ffn(gpu: &Gpu, gate_up: &Weight, down: &Weight) -> Option<u32> {
+    let (dim, ffn) = (gate_up.cols, down.cols);
+    let ok = gpu.info.cpu
+        && gpu.info.x_uniform
+        && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding
+        && matvec_lanes(
+            gpu,
+            gate_up,
+            ffn,
+            &MatvecOpts {
+                swiglu: true,
+                ..Default::default()
+            },
+        ) == 8
+        && matvec_lanes(gpu, down, dim, &MatvecOpts::default()) == 8
+        && gate_up.ty == down.ty
+        && gate_up.store.same(&down.store)
+        && gate_up.rows == 2 * ffn
+        && down.rows == dim
+        && dim.is_multiple_of(64)
+        && (dim * 4) as u64 <= X_UNIFORM_BYTES;
+    if !ok {
+        return None;
+    }
+    // 4 workgroups (lavapipe here runs 2 threads), fewer where the hidden
+    // units do not split so. More cost the next matvec a partial vector
+    // per x load (8 ran slower than 4; 2 and 4 within noise).
+    [4u32, 2, 1].into_iter().find(|&s| {
+        ffn.is_multiple_of(64 * s as usize) && (s as usize * dim * 4) as u64 <= X_UNIFORM_BYTES
+    })
+}
+
+/// The decode FFN (one token) in one dispatch, where `fuses_ffn`: x
+/// `(dim,)` plus `attn_parts` (attention's partial O projections, this many
+/// vectors of dim) is the residual after attention; RMSNorm by `norm`,
+/// silu(gate) * up into h `(ffn,)`, and down's partial vectors into
+/// `fparts` `(slices, dim)` (their sum is down · h); the residual itself
+/// goes to `xo` `(dim,)`. For `MatvecOpts::parts` of the next matvec.
+#[allow(clippy::too_many_arguments)]
+pub fn ffn(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    gate_up: &Weight,
+    down: &Weight,
+    norm: (&wgpu::Buffer, f32),
+    x: &wgpu::Buffer,
+    attn_parts: (&wgpu::Buffer, u32),
+    h: &wgpu::Buffer,
+    fparts: &wgpu::Buffer,
+    xo: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let Some(slices) = fuses_ffn(gpu, gate_up, down) else {
+        return Err(Error::option(
+            "ffn",
+            "not on this adapter for these weights (ops::fuses_ffn)",
+        ));
+    };
+    let (dim, hidden) = (gate_up.cols, down.cols);
+    if x.size() < X_UNIFORM_BYTES || !x.usage().contains(wgpu::BufferUsages::UNIFORM) {
+        return Err(Error::shape("ffn x", "a 64 KiB buffer usable as a uniform"));
+    }
+    need(norm.0, dim as u64, "ffn norm weight")?;
+    need(h, hidden as u64, "ffn h")?;
+    need(xo, dim as u64, "ffn residual out")?;
+    check_parts(gpu, attn_parts.0, attn_parts.1, dim)?;
+    check_parts(gpu, fparts, slices, dim)?;
+    let kernel = Kernel::Ffn {
+        ty: gate_up.ty,
+        tex: gate_up.store.is_texture(),
+        slices,
+        nb: to_u32(hidden / slices as usize / 64, "ffn blocks")?,
+        parts: attn_parts.1,
+    };
+    let gp = gate_up.params(hidden, norm.1)?;
+    let dp = down.params(dim, 0.0)?;
+    let dpb = gpu.uniform_init("ffn down params", bytemuck::bytes_of(&dp))?;
+    Dispatch::with_weight(
+        gpu,
+        kernel,
+        bytemuck::bytes_of(&gp),
+        &gate_up.store,
+        &[x, h, norm.0],
+        &[
+            dpb.as_entire_binding(),
+            uniform_view(attn_parts.0),
+            fparts.as_entire_binding(),
+            xo.as_entire_binding(),
+        ],
+        Grid::Flat(slices),
+        step,
+    )
 }
 
 /// Decode attention (one token) with its share of the O projection: out

@@ -100,7 +100,8 @@ impl Dispatch {
         // the shader declares.
         if let Kernel::Matvec {
             x_uniform: true, ..
-        } = kernel
+        }
+        | Kernel::Ffn { .. } = kernel
         {
             all[3] = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer: buffers[0],
@@ -115,6 +116,7 @@ impl Dispatch {
                 tex: false,
                 ..
             } | Kernel::AttnO { tex: false, .. }
+                | Kernel::Ffn { tex: false, .. }
         );
         if let Some(w) = w.filter(|_| word_view) {
             all.push(w.resource());

@@ -16,6 +16,12 @@ pub struct WParams {
     pub scale_offset: u32,
     /// RMSNorm epsilon (matvec with a fused norm) or output scale (embed).
     pub aux: f32,
+    /// First texel (4 words) of the weight in its store: weights that one
+    /// kernel reads together share a store (`ops::WeightStore`).
+    pub base: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// `NormParams` of rmsnorm.wgsl.
@@ -134,8 +140,14 @@ mod tests {
                 share_x: false,
                 x_uniform: false,
                 parts: 0,
+                fold: false,
             };
-            check!(mv, "WParams", WParams, [k, n, scale_offset, aux]);
+            check!(
+                mv,
+                "WParams",
+                WParams,
+                [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
+            );
         }
         for (layout, subgroup) in [
             (MatvecLayout::Groups, 0),
@@ -155,14 +167,14 @@ mod tests {
                 },
                 "WParams",
                 WParams,
-                [k, n, scale_offset, aux]
+                [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
             );
         }
         check!(
             Kernel::Embed { ty, tex: false },
             "WParams",
             WParams,
-            [k, n, scale_offset, aux]
+            [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
         );
         check!(
             Kernel::RmsNorm,
@@ -183,6 +195,7 @@ mod tests {
             share_x: true,
             x_uniform: false,
             parts: 0,
+            fold: false,
         };
         check!(
             fused,

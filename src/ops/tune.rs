@@ -230,6 +230,7 @@ impl Timed {
                     // As the decode list runs it.
                     decode: true,
                     parts: None,
+                    fold: None,
                 },
             )?,
             Kind::Gemm(layout) => {

@@ -124,6 +124,16 @@ impl WeightStore {
         }
     }
 
+    /// Whether two weights live in the same store (a kernel that reads
+    /// both binds it once: `ops::ffn`).
+    pub fn same(&self, other: &WeightStore) -> bool {
+        match (self, other) {
+            (WeightStore::Buffer(a), WeightStore::Buffer(b)) => a == b,
+            (WeightStore::Texture(a, _), WeightStore::Texture(b, _)) => a == b,
+            _ => false,
+        }
+    }
+
     /// Bytes of GPU memory held.
     pub fn bytes(&self) -> u64 {
         match self {
@@ -151,8 +161,12 @@ pub struct Weight {
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
-    /// First word of the scale region (see `quant::repack`).
+    /// First word of the scale region (see `quant::repack`), from `base`.
     pub scale_offset: u32,
+    /// First texel (4 words) of the weight in `store`: 0 unless the store
+    /// holds several weights (the loader puts a layer's [gate; up] and down
+    /// in one, for `ops::ffn`).
+    pub base: u32,
 }
 
 impl Weight {
@@ -179,20 +193,7 @@ impl Weight {
         cols: usize,
         texture: bool,
     ) -> Result<Weight> {
-        let unit = if ty.block_elems() == 1 {
-            8
-        } else {
-            ty.block_elems() as usize
-        };
-        if !cols.is_multiple_of(unit) || cols == 0 || rows == 0 {
-            return Err(Error::shape(
-                label,
-                format!(
-                    "{rows}x{cols} {} matrix: cols must be a positive multiple of {unit}",
-                    ty.name()
-                ),
-            ));
-        }
+        check_cols(label, ty, rows, cols)?;
         let packed = quant::repack(ty, bytes, rows, cols)?;
         let store = WeightStore::new(gpu, label, packed.words.len() as u64, texture)?;
         store.write(gpu, 0, &packed.words)?;
@@ -202,6 +203,44 @@ impl Weight {
             rows,
             cols,
             scale_offset: packed.scale_offset,
+            base: 0,
+        })
+    }
+
+    /// `upload` into `store` from texel `base` on (a store shared by
+    /// several weights); errors when the words do not fit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn upload_at(
+        gpu: &Gpu,
+        label: &str,
+        ty: GgmlType,
+        bytes: &[u8],
+        rows: usize,
+        cols: usize,
+        store: &WeightStore,
+        base: u32,
+    ) -> Result<Weight> {
+        check_cols(label, ty, rows, cols)?;
+        let packed = quant::repack(ty, bytes, rows, cols)?;
+        let end = (u64::from(base) * 4).saturating_add(packed.words.len() as u64);
+        if end > store.bytes() / 4 {
+            return Err(Error::shape(
+                label,
+                format!(
+                    "{} words from texel {base} overflow a store of {} bytes",
+                    packed.words.len(),
+                    store.bytes()
+                ),
+            ));
+        }
+        store.write(gpu, u64::from(base) * 4, &packed.words)?;
+        Ok(Weight {
+            store: store.clone(),
+            ty,
+            rows,
+            cols,
+            scale_offset: packed.scale_offset,
+            base,
         })
     }
 
@@ -213,6 +252,29 @@ impl Weight {
             n: super::to_u32(n, "weight rows")?,
             scale_offset: self.scale_offset,
             aux,
+            base: self.base,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         })
     }
+}
+
+/// The repacked layout works on units of 8 weights or whole blocks.
+fn check_cols(label: &str, ty: GgmlType, rows: usize, cols: usize) -> Result<()> {
+    let unit = if ty.block_elems() == 1 {
+        8
+    } else {
+        ty.block_elems() as usize
+    };
+    if !cols.is_multiple_of(unit) || cols == 0 || rows == 0 {
+        return Err(Error::shape(
+            label,
+            format!(
+                "{rows}x{cols} {} matrix: cols must be a positive multiple of {unit}",
+                ty.name()
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -9,4 +9,4 @@ mod dequant;
 mod repack;
 
 pub use dequant::{dequantize, dequantize_into};
-pub use repack::{dequantize_repacked, repack, Repacked, SCALE_TILE_ROWS};
+pub use repack::{dequantize_repacked, repack, repacked_words, Repacked, SCALE_TILE_ROWS};

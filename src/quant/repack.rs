@@ -113,6 +113,13 @@ fn plan(ty: GgmlType, rows: usize, cols: usize) -> Result<Plan> {
     })
 }
 
+/// Words `repack` makes of a `rows x cols` `ty` tensor (a store's size
+/// before the bytes are there).
+pub fn repacked_words(ty: GgmlType, rows: usize, cols: usize) -> Result<usize> {
+    let p = plan(ty, rows, cols)?;
+    Ok(p.quant_words + p.scale_words)
+}
+
 /// Repacks a `rows x cols` tensor of GGUF blocks (`bytes`) into the GPU
 /// layout described in the module docs.
 pub fn repack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Repacked> {
