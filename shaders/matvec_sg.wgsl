@@ -209,6 +209,15 @@ fn row_sums(row0: u32, sub: u32, lane: u32, xbase: u32, jb: u32, je: u32) -> Row
     return RowSums(g0, g1, g2, g3, u0, u1, u2, u3, ss);
 }
 
+// FUSE_NORM: rmsnorm(x) * nw = scale * (x * nw), one scale for the token
+// (over k columns, epsilon eps), so the rows sum over x * nw and take the
+// scale at the end, with the square sum from the blocks they loaded.
+fn norm_scaled(r: RowSums, k: u32, eps: f32) -> RowSums {
+    let scale = inverseSqrt(subgroupAdd(r.ss) / f32(k) + eps);
+    return RowSums(r.g0 * scale, r.g1 * scale, r.g2 * scale, r.g3 * scale,
+                   r.u0 * scale, r.u1 * scale, r.u2 * scale, r.u3 * scale, r.ss);
+}
+
 // The set's sums in every lane of the set (a butterfly; every lane of the
 // workgroup must call it).
 fn set_sums(r: RowSums) -> RowSums {

@@ -60,16 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let per_wg = (WG / 2u) * ROWS;
     for (var g = lane / WG; g * per_wg < sh; g++) {
         let row0 = s * sh + (g * (WG / 2u) + lane / 2u) * ROWS;
-        var r = row_sums(row0, sub, lane, 0u, 0u, wpg.k / 32u);
-        let scale = inverseSqrt(subgroupAdd(r.ss) / f32(wpg.k) + wpg.aux);
-        r.g0 *= scale;
-        r.g1 *= scale;
-        r.g2 *= scale;
-        r.g3 *= scale;
-        r.u0 *= scale;
-        r.u1 *= scale;
-        r.u2 *= scale;
-        r.u3 *= scale;
+        let r = norm_scaled(row_sums(row0, sub, lane, 0u, 0u, wpg.k / 32u), wpg.k, wpg.aux);
         let t = set_sums(r);
         for (var i = sub; i < ROWS; i += 2u) {
             let gv = pick(t.g0, t.g1, t.g2, t.g3, i);

@@ -37,21 +37,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row0 = (wg_linear(wid, nwg) * (WG / SPLIT) + lane / SPLIT) * ROWS;
     // The last token's x; with X_UNIFORM x holds only the one token.
     let xbase = select((step.n_tokens - 1u) * wp.k / 4u, 0u, X_UNIFORM);
-    // FUSE_NORM: rmsnorm(x) * nw = scale * (x * nw), one scale for the
-    // token, so the rows sum over x * nw and take the scale at the end, and
-    // the square sum comes from the blocks the loop loads anyway instead of
-    // a pass of its own over x.
+    // FUSE_NORM: the norm's scale at the end (`norm_scaled`), its square
+    // sum from the blocks the loop loads anyway, not a pass of its own.
     var r = row_sums(row0, sub, lane, xbase, 0u, wp.k / 32u);
     if FUSE_NORM {
-        let scale = inverseSqrt(subgroupAdd(r.ss) / f32(wp.k) + wp.aux);
-        r.g0 *= scale;
-        r.g1 *= scale;
-        r.g2 *= scale;
-        r.g3 *= scale;
-        r.u0 *= scale;
-        r.u1 *= scale;
-        r.u2 *= scale;
-        r.u3 *= scale;
+        r = norm_scaled(r, wp.k, wp.aux);
     }
     let s = set_sums(r);
     // FOLD: the residual stream (x plus the parts) for the kernel after

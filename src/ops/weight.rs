@@ -194,17 +194,9 @@ impl Weight {
         texture: bool,
     ) -> Result<Weight> {
         check_cols(label, ty, rows, cols)?;
-        let packed = quant::repack(ty, bytes, rows, cols)?;
-        let store = WeightStore::new(gpu, label, packed.words.len() as u64, texture)?;
-        store.write(gpu, 0, &packed.words)?;
-        Ok(Weight {
-            store,
-            ty,
-            rows,
-            cols,
-            scale_offset: packed.scale_offset,
-            base: 0,
-        })
+        let words = quant::repacked_words(ty, rows, cols)?;
+        let store = WeightStore::new(gpu, label, words as u64, texture)?;
+        Self::upload_at(gpu, label, ty, bytes, rows, cols, &store, 0)
     }
 
     /// `upload` into `store` from texel `base` on (a store shared by
