@@ -253,12 +253,19 @@ fn gemms(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
 }
 
 /// Every kernel micro-benchmark, as one JSON object.
-pub fn run(runs: usize) -> Value {
+/// The kernel groups, as `--only` names them.
+pub const GROUPS: [&str; 3] = ["matvec", "attention", "gemm"];
+
+/// Every group of kernels, or only `only` (one of `GROUPS`).
+pub fn run(runs: usize, only: Option<&str>) -> Value {
     let gpu = pollster::block_on(Gpu::new()).unwrap();
     eprintln!("kernels on {} ({})", gpu.info.name, gpu.info.driver);
     let mut rows = Vec::new();
-    matvecs(&gpu, runs, &mut rows);
-    attention(&gpu, runs, &mut rows);
-    gemms(&gpu, runs, &mut rows);
+    let groups: [fn(&Gpu, usize, &mut Vec<Value>); 3] = [matvecs, attention, gemms];
+    for (name, group) in GROUPS.into_iter().zip(groups) {
+        if only.is_none_or(|o| o == name) {
+            group(&gpu, runs, &mut rows);
+        }
+    }
     json!({"engine": "edge-llm", "adapter": gpu.info, "reps_per_submit": REPS, "kernels": rows})
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example bench -- [--model smollm2-135m] [--runs 3]
 //!     [--warmup 1] [--decode-tokens 128] [--long-context 1000] [--text FILE]...
-//! cargo run --release --example bench -- --kernels [--runs 5]
+//! cargo run --release --example bench -- --kernels [--runs 5] [--only matvec|attention|gemm]
 //! ```
 //!
 //! Definitions (the peers' script, tools/reference/llama-ref.mjs `bench-suite`,
@@ -32,7 +32,9 @@ struct Opts {
     texts: Vec<String>,
 }
 
-fn parse() -> (bool, Opts) {
+/// The arguments: `Some(only)` for `--kernels` (`only`: one kernel group,
+/// from `--only`), and the model benchmark's options.
+fn parse() -> (Option<Option<String>>, Opts) {
     let mut o = Opts {
         model: "smollm2-135m".into(),
         runs: 3,
@@ -42,6 +44,7 @@ fn parse() -> (bool, Opts) {
         texts: Vec::new(),
     };
     let mut kernels = false;
+    let mut only = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || {
@@ -50,6 +53,7 @@ fn parse() -> (bool, Opts) {
         };
         match a.as_str() {
             "--kernels" => kernels = true,
+            "--only" => only = Some(val()),
             "--model" => o.model = val(),
             "--runs" => o.runs = num(&val()),
             "--warmup" => o.warmup = num(&val()),
@@ -65,8 +69,14 @@ fn parse() -> (bool, Opts) {
             "tests/data/texts/b.txt".into(),
         ];
     }
+    if let Some(g) = only.as_deref().filter(|g| !kernels::GROUPS.contains(g)) {
+        die(&format!(
+            "--only takes one of {:?}, not {g}",
+            kernels::GROUPS
+        ));
+    }
     o.runs = o.runs.max(1);
-    (kernels, o)
+    (kernels.then_some(only), o)
 }
 
 fn die(msg: &str) -> ! {
@@ -266,8 +276,8 @@ fn model_bench(o: &Opts) -> Value {
 
 fn main() {
     let (kernels, o) = parse();
-    let out = if kernels {
-        kernels::run(o.runs)
+    let out = if let Some(only) = kernels {
+        kernels::run(o.runs, only.as_deref())
     } else {
         model_bench(&o)
     };

@@ -33,6 +33,8 @@ pub struct BenchOpts {
     pub vulkan_full: bool,
     /// Skip the Chromium section (edge-llm wasm and wllama).
     pub no_chromium: bool,
+    /// With `kernels`: one kernel group (matvec, attention, gemm).
+    pub only: Option<String>,
 }
 
 impl BenchOpts {
@@ -43,6 +45,7 @@ impl BenchOpts {
             no_vulkan: false,
             vulkan_full: false,
             no_chromium: false,
+            only: None,
         };
         let mut it = flags.iter();
         while let Some(f) = it.next() {
@@ -51,6 +54,9 @@ impl BenchOpts {
                 "--no-vulkan" => o.no_vulkan = true,
                 "--vulkan-full" => o.vulkan_full = true,
                 "--no-chromium" => o.no_chromium = true,
+                "--only" => {
+                    o.only = Some(it.next().ok_or("--only needs a kernel group")?.to_string());
+                }
                 "--runs" => {
                     o.runs = it
                         .next()
@@ -81,7 +87,12 @@ pub fn bench(o: &BenchOpts) -> Res {
     if o.kernels {
         let mut out = Json::Null;
         step("edge-llm kernel micro-benchmarks", || {
-            out = edge_bench(&["--kernels", "--runs", &o.runs.to_string()])?;
+            let runs = o.runs.to_string();
+            let mut args = vec!["--kernels", "--runs", &runs];
+            if let Some(g) = &o.only {
+                args.extend(["--only", g]);
+            }
+            out = edge_bench(&args)?;
             Ok(())
         })?;
         print_kernels(&out);

@@ -30,10 +30,11 @@ const USAGE: &str = "usage:
   cargo xtask pkg
       build the npm package `edge-llm` into pkg/: wasm32 release build,
       wasm-bindgen (installed at Cargo.lock's version if needed), pkg-config/
-  cargo xtask bench [--runs N] [--no-vulkan] [--vulkan-full] [--no-chromium] [--kernels]
+  cargo xtask bench [--runs N] [--no-vulkan] [--vulkan-full] [--no-chromium] [--kernels [--only G]]
       edge-llm (release build, native) beside llama.cpp CPU and Vulkan on the
       default model: table + target/bench/bench.json (see BENCHMARKS.md);
-      --kernels: kernel micro-benchmarks -> target/bench/kernels.json.
+      --kernels: kernel micro-benchmarks -> target/bench/kernels.json
+      (--only matvec, attention or gemm: that group alone).
       Not run by CI: speed is measured, never asserted by a test
   cargo xtask demo [--port N] [--headless \"PROMPT\" [--max-tokens N]]
       build the npm package, fetch the default model, serve the chat page
