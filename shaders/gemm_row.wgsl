@@ -32,7 +32,9 @@
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2: the weight, declared by shaders/weights/ (buffer or texture)
-@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;        // (n_tokens, k)
+// binding 3: x, (n_tokens, k): storage, or a uniform view of a tile's
+// tokens from wp.x0 (gpu::kernels, `Kernel::Gemm { x_uniform }`); indices
+// into it are masked with X_MASK.
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;        // (n_tokens, n)
 
 override RESIDUAL: bool = false;
@@ -194,7 +196,7 @@ fn store4(s: Acc4, row0: u32, t0: u32, last: u32, c: Acc) {
 // broadcasts, so rows past the end reread the last row and store drops them.
 fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     var row0 = wid.x * LANES * RPL + tid;
-    let t0 = wid.y * TILE;
+    let t0 = wp.x0 + wid.y * TILE; // one tile per dispatch with x as a uniform (x0 its first token)
     if t0 >= step.n_tokens {
         return; // uniform over the workgroup
     }
@@ -208,11 +210,11 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     }
     let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
     let k4 = wp.k / 4u;
-    let base = t0 * k4; // first vec4 of token t0's row of x
+    let base = (t0 - wp.x0) * k4; // first vec4 of token t0's row of x
     // The second group: tokens t0 + 8.. (all the last token when past it).
     let t1 = min(t0 + TOK, step.n_tokens - 1u);
     let last1 = step.n_tokens - 1u - t1;
-    let base1 = t1 * k4;
+    let base1 = (t1 - wp.x0) * k4;
     let z = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
     var s = Acc4(z, z, z, z);
     var v = Acc4(z, z, z, z);

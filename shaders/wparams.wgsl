@@ -6,7 +6,7 @@ struct WParams {
     scale_offset: u32, // first word of the scale region in w
     aux: f32,          // matvec: RMSNorm epsilon when FUSE_NORM; embed: output scale
     base: u32,         // first texel (4 words) of the weight in its store (shared stores)
-    _pad0: u32,
+    x0: u32,           // row GEMM, x as a uniform: the tile's first token (x's view starts there)
     _pad1: u32,
     _pad2: u32,
 }

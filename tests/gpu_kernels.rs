@@ -261,15 +261,42 @@ fn gemm_case(
     for lanes in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
         layouts.push((MatvecLayout::Rows, lanes));
     }
+    // x followed by 64 KiB of NaN: room for the uniform view of every
+    // tile, so the 8-lane row GEMM binds x as a uniform (one dispatch per
+    // 16 tokens), and a read past the tokens would show.
+    let padded = {
+        let mut v = x.clone();
+        v.extend(std::iter::repeat_n(
+            f32::NAN,
+            ops::X_UNIFORM_BYTES as usize / 4,
+        ));
+        upload(&v)
+    };
     let cases = [&wb, &wt]
         .into_iter()
         .flat_map(|w| layouts.iter().map(move |&(l, sg)| (w, l, sg)));
-    for (w, layout, sg) in cases {
+    let cases = cases.flat_map(|(w, l, sg)| [(w, l, sg, false), (w, l, sg, true)]);
+    for (w, layout, sg, pad) in cases {
+        if pad && (layout, sg) != (MatvecLayout::Rows, 8) {
+            continue;
+        }
         let yb = guarded(&y0);
-        let d = ops::gemm_in_layout(g, &st, w, &xb, &yb, opts, n_tokens, layout, sg).unwrap();
+        let xin = if pad { &padded } else { &xb };
+        let d = ops::gemm_in_layout(g, &st, w, xin, &yb, opts, n_tokens, layout, sg).unwrap();
+        assert_eq!(
+            matches!(
+                d.kernel,
+                Kernel::Gemm {
+                    x_uniform: true,
+                    ..
+                }
+            ),
+            pad,
+            "{what}: x as a uniform exactly with the padded buffer"
+        );
         run(&[&d], n_tokens as u32);
         let what = format!(
-            "{what} {layout:?} subgroup {sg} texture {}",
+            "{what} {layout:?} subgroup {sg} texture {} x uniform {pad}",
             w.store.is_texture()
         );
         let got = read_guarded(&yb, n_tokens * rows, &what);

@@ -85,6 +85,15 @@ pub enum Kernel {
         norm: bool,
         swiglu: bool,
         rope: bool,
+        /// `Rows` over 8-lane subgroups: x bound as a uniform, a 64 KiB
+        /// view from the first token of a tile, one dispatch per tile
+        /// (`ops::Grid::Tiles`). Why: llvmpipe turns a storage load with a
+        /// per-lane address into a loop over the lanes, and on hosts
+        /// without AVX-512 each lane's value reaches the vector through a
+        /// stack slot whose reload stalls (56% of this kernel there); a
+        /// uniform load is a gather. The GEMMs ran 2.5-3.4x faster so on
+        /// such a host (BENCHMARKS.md, sixth session).
+        x_uniform: bool,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -150,6 +159,12 @@ impl Kernel {
     /// Bindings in order; `Gpu::bind_group` takes resources in this order.
     pub fn bindings(self) -> Vec<Binding> {
         let mut b = self.own_bindings().to_vec();
+        if let Kernel::Gemm {
+            x_uniform: true, ..
+        } = self
+        {
+            b[3] = U;
+        }
         if let Kernel::Matvec {
             parts: 1.., fold, ..
         } = self
@@ -554,6 +569,21 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
                  @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n"
             }
         }
+        // The row GEMM's x: the same choice, indexed from the view's first
+        // token (`WParams::x0`).
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            x_uniform,
+            ..
+        } => {
+            if x_uniform {
+                "const X_MASK = 4095u;\n\
+                 @group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile\n"
+            } else {
+                "const X_MASK = 0xffffffffu;\n\
+                 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n"
+            }
+        }
         _ => "",
     };
     // The subgroup matvec's partial O projections (shaders/parts.wgsl): a
@@ -769,7 +799,21 @@ pub fn all_variants() -> Vec<Kernel> {
                         norm,
                         swiglu,
                         rope,
+                        x_uniform: false,
                     });
+                    if layout == MatvecLayout::Rows && subgroup == 8 {
+                        v.push(Kernel::Gemm {
+                            ty,
+                            residual,
+                            layout,
+                            tex,
+                            subgroup,
+                            norm,
+                            swiglu,
+                            rope,
+                            x_uniform: true,
+                        });
+                    }
                 }
             }
             for fuse_norm in [false, true] {

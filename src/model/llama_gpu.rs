@@ -146,11 +146,14 @@ impl LlamaGpu {
             bytes += b.size();
             Ok(b)
         };
+        // The GEMMs' inputs get 64 KiB more: the row GEMM binds x as a
+        // uniform, a 64 KiB view from each tile's first token (ops::gemm).
+        let view = ops::X_UNIFORM_BYTES as usize / 4;
         let acts = Acts {
-            x: storage("x", max_batch * dim)?,
-            xn: storage("xn", max_batch * dim)?,
+            x: storage("x", max_batch * dim + view)?,
+            xn: storage("xn", max_batch * dim + view)?,
             qkv: storage("qkv", max_batch * (qd + 2 * kvd))?,
-            attn: storage("attn", max_batch * qd)?,
+            attn: storage("attn", max_batch * qd + view)?,
             ffh: storage("ffh", max_batch * 2 * ffn)?,
             h: storage("h", max_batch * ffn)?,
             logits: storage("logits", max_batch * vocab)?,

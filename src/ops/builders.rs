@@ -1,7 +1,7 @@
 //! The op builders. Each documents its buffer shapes; `max_tokens` is the
 //! largest step the bound buffers must hold.
 
-use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams};
+use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams, WParams};
 use super::{need, to_u32, Dispatch, Grid, Weight};
 use crate::gpu::{Gpu, Kernel, MatvecLayout};
 use crate::{Error, Result};
@@ -420,20 +420,58 @@ pub fn gemm_in_layout(
     }
     let tail: Vec<wgpu::BindingResource> =
         tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
+    let subgroup = if layout == MatvecLayout::Rows {
+        subgroup
+    } else {
+        0
+    };
+    // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
+    // a tile's tokens fit the 64 KiB view, which x's buffer holds from
+    // every tile's first token.
+    let tile = if layout == MatvecLayout::Rows && subgroup == 8 {
+        16
+    } else {
+        0
+    };
+    let tile_bytes = u64::from(tile) * w.cols as u64 * 4;
+    let tiles = to_u32(max_tokens, "gemm tokens")?.div_ceil(tile.max(1));
+    let x_uniform = tile > 0
+        && gpu.info.x_uniform
+        && tile_bytes <= X_UNIFORM_BYTES.min(gpu.info.max_uniform_binding)
+        && u64::from(tiles.saturating_sub(1)) * tile_bytes + X_UNIFORM_BYTES <= x.size()
+        && tile_bytes.is_multiple_of(u64::from(
+            gpu.device.limits().min_uniform_buffer_offset_alignment,
+        ));
     let kernel = Kernel::Gemm {
         ty: w.ty,
         residual: opts.residual,
         layout,
         tex: w.store.is_texture(),
-        subgroup: if layout == MatvecLayout::Rows {
-            subgroup
-        } else {
-            0
-        },
+        subgroup,
         norm: opts.norm.is_some(),
         swiglu: opts.swiglu,
         rope: opts.rope.is_some(),
+        x_uniform,
     };
+    let x_groups = to_u32(n, "gemm rows")?.div_ceil(rows);
+    if x_uniform {
+        debug_assert_eq!(kernel.gemm_tokens(), tile);
+        return Dispatch::with_weight_tiles(
+            gpu,
+            kernel,
+            |t0| bytemuck::bytes_of(&WParams { x0: t0, ..params }).to_vec(),
+            &w.store,
+            &bufs,
+            &tail,
+            (
+                x_groups,
+                tile,
+                to_u32(max_tokens, "gemm tokens")?,
+                to_u32(w.cols, "gemm k")?,
+            ),
+            step,
+        );
+    }
     Dispatch::with_weight(
         gpu,
         kernel,
@@ -442,7 +480,7 @@ pub fn gemm_in_layout(
         &bufs,
         &tail,
         Grid::Tokens {
-            x: to_u32(n, "gemm rows")?.div_ceil(rows),
+            x: x_groups,
             tile: kernel.gemm_tokens(),
         },
         step,

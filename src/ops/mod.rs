@@ -23,6 +23,10 @@ pub enum Grid {
     Flat(u32),
     /// `x` workgroups per row of `tile` tokens: `(x, ceil(n_tokens / tile))`.
     Tokens { x: u32, tile: u32 },
+    /// One dispatch of `x` workgroups per `tile` tokens, each with its own
+    /// bind group (`Dispatch::tiles`: the row GEMM with x as a uniform,
+    /// a view of the tile's tokens).
+    Tiles { x: u32, tile: u32 },
 }
 
 impl Grid {
@@ -34,6 +38,7 @@ impl Grid {
                 [x, n.div_ceil(x), 1]
             }
             Grid::Tokens { x, tile } => [x.max(1), n_tokens.div_ceil(tile.max(1)).max(1), 1],
+            Grid::Tiles { x, .. } => [x.max(1), 1, 1],
         }
     }
 }
@@ -46,6 +51,9 @@ pub struct Dispatch {
     grid: Grid,
     /// Kept alive with the bind group.
     _params: wgpu::Buffer,
+    /// `Grid::Tiles`: the bind groups (and their parameters) of tiles 1..,
+    /// `bind_group` being tile 0's.
+    tiles: Vec<(wgpu::BindGroup, wgpu::Buffer)>,
 }
 
 impl Dispatch {
@@ -59,7 +67,7 @@ impl Dispatch {
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
-        Self::bind(gpu, kernel, params, None, buffers, &[], grid, step)
+        Self::bind(gpu, kernel, params, None, buffers, &[], grid, step, 0)
     }
 
     /// A launch of a weight kernel: the weight is binding 2, then `rest`
@@ -76,7 +84,45 @@ impl Dispatch {
         grid: Grid,
         step: &wgpu::Buffer,
     ) -> Result<Self> {
-        Self::bind(gpu, kernel, params, Some(w), rest, tail, grid, step)
+        Self::bind(gpu, kernel, params, Some(w), rest, tail, grid, step, 0)
+    }
+
+    /// `with_weight` for the row GEMM with x as a uniform (`Grid::Tiles`):
+    /// a bind group per tile of `tile` tokens up to `max_tokens`, x bound
+    /// from the tile's first token, whose index `params_at` writes into the
+    /// parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn with_weight_tiles(
+        gpu: &Gpu,
+        kernel: Kernel,
+        params_at: impl Fn(u32) -> Vec<u8>,
+        w: &WeightStore,
+        rest: &[&wgpu::Buffer],
+        tail: &[wgpu::BindingResource],
+        (x, tile, max_tokens, k): (u32, u32, u32, u32),
+        step: &wgpu::Buffer,
+    ) -> Result<Self> {
+        let grid = Grid::Tiles { x, tile };
+        let at = |t0: u32| {
+            let offset = u64::from(t0) * u64::from(k) * 4;
+            Self::bind(
+                gpu,
+                kernel,
+                &params_at(t0),
+                Some(w),
+                rest,
+                tail,
+                grid,
+                step,
+                offset,
+            )
+        };
+        let mut first = at(0)?;
+        for t0 in (tile..max_tokens).step_by(tile.max(1) as usize) {
+            let d = at(t0)?;
+            first.tiles.push((d.bind_group, d._params));
+        }
+        Ok(first)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -89,6 +135,7 @@ impl Dispatch {
         tail: &[wgpu::BindingResource],
         grid: Grid,
         step: &wgpu::Buffer,
+        x_offset: u64,
     ) -> Result<Self> {
         let (pipeline, _) = gpu.pipeline(kernel)?;
         let params = gpu.uniform_init(&format!("{kernel:?} params"), params)?;
@@ -97,15 +144,18 @@ impl Dispatch {
         all.extend(w.map(WeightStore::resource));
         all.extend(buffers.iter().map(|b| b.as_entire_binding()));
         // x as a uniform (after step, params and the weight): the 64 KiB
-        // the shader declares.
+        // the shader declares, from `x_offset` (a GEMM tile's tokens).
         if let Kernel::Matvec {
             x_uniform: true, ..
         }
-        | Kernel::Ffn { .. } = kernel
+        | Kernel::Ffn { .. }
+        | Kernel::Gemm {
+            x_uniform: true, ..
+        } = kernel
         {
             all[3] = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                 buffer: buffers[0],
-                offset: 0,
+                offset: x_offset,
                 size: std::num::NonZeroU64::new(builders::X_UNIFORM_BYTES),
             });
         }
@@ -129,6 +179,7 @@ impl Dispatch {
             bind_group,
             grid,
             _params: params,
+            tiles: Vec::new(),
         })
     }
 
@@ -138,6 +189,13 @@ impl Dispatch {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(x, y, z);
+        if let Grid::Tiles { tile, .. } = self.grid {
+            let n = n_tokens.div_ceil(tile.max(1)).saturating_sub(1) as usize;
+            for (bg, _) in self.tiles.iter().take(n) {
+                pass.set_bind_group(0, bg, &[]);
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
     }
 }
 

@@ -19,7 +19,9 @@ pub struct WParams {
     /// First texel (4 words) of the weight in its store: weights that one
     /// kernel reads together share a store (`ops::WeightStore`).
     pub base: u32,
-    pub _pad0: u32,
+    /// Row GEMM with x as a uniform (`Kernel::Gemm { x_uniform }`): the
+    /// first token of this dispatch's tile, which x's view starts at.
+    pub x0: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -146,7 +148,7 @@ mod tests {
                 mv,
                 "WParams",
                 WParams,
-                [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
+                [k, n, scale_offset, aux, base, x0, _pad1, _pad2]
             );
         }
         for (layout, subgroup) in [
@@ -164,17 +166,18 @@ mod tests {
                     norm: false,
                     swiglu: false,
                     rope: false,
+                    x_uniform: false,
                 },
                 "WParams",
                 WParams,
-                [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
+                [k, n, scale_offset, aux, base, x0, _pad1, _pad2]
             );
         }
         check!(
             Kernel::Embed { ty, tex: false },
             "WParams",
             WParams,
-            [k, n, scale_offset, aux, base, _pad0, _pad1, _pad2]
+            [k, n, scale_offset, aux, base, x0, _pad1, _pad2]
         );
         check!(
             Kernel::RmsNorm,

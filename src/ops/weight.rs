@@ -245,7 +245,7 @@ impl Weight {
             scale_offset: self.scale_offset,
             aux,
             base: self.base,
-            _pad0: 0,
+            x0: 0,
             _pad1: 0,
             _pad2: 0,
         })
