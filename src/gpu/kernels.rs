@@ -789,19 +789,14 @@ pub fn all_variants() -> Vec<Kernel> {
                     ],
                     _ => &[(false, false, false)],
                 };
+                // x as a uniform: the row GEMM on 8 lanes only.
+                let uniform: &[bool] = if layout == MatvecLayout::Rows && subgroup == 8 {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
                 for &(norm, swiglu, rope) in fusions {
-                    v.push(Kernel::Gemm {
-                        ty,
-                        residual,
-                        layout,
-                        tex,
-                        subgroup,
-                        norm,
-                        swiglu,
-                        rope,
-                        x_uniform: false,
-                    });
-                    if layout == MatvecLayout::Rows && subgroup == 8 {
+                    for &x_uniform in uniform {
                         v.push(Kernel::Gemm {
                             ty,
                             residual,
@@ -811,7 +806,7 @@ pub fn all_variants() -> Vec<Kernel> {
                             norm,
                             swiglu,
                             rope,
-                            x_uniform: true,
+                            x_uniform,
                         });
                     }
                 }
