@@ -425,24 +425,7 @@ pub fn gemm_in_layout(
     } else {
         0
     };
-    // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
-    // a tile's tokens fit the 64 KiB view, which x's buffer holds from
-    // every tile's first token.
-    let tile = if layout == MatvecLayout::Rows && subgroup == 8 {
-        16
-    } else {
-        0
-    };
-    let tile_bytes = u64::from(tile) * w.cols as u64 * 4;
-    let tiles = to_u32(max_tokens, "gemm tokens")?.div_ceil(tile.max(1));
-    let x_uniform = tile > 0
-        && gpu.info.x_uniform
-        && tile_bytes <= X_UNIFORM_BYTES.min(gpu.info.max_uniform_binding)
-        && u64::from(tiles.saturating_sub(1)) * tile_bytes + X_UNIFORM_BYTES <= x.size()
-        && tile_bytes.is_multiple_of(u64::from(
-            gpu.device.limits().min_uniform_buffer_offset_alignment,
-        ));
-    let kernel = Kernel::Gemm {
+    let mut kernel = Kernel::Gemm {
         ty: w.ty,
         residual: opts.residual,
         layout,
@@ -451,11 +434,28 @@ pub fn gemm_in_layout(
         norm: opts.norm.is_some(),
         swiglu: opts.swiglu,
         rope: opts.rope.is_some(),
-        x_uniform,
+        x_uniform: false,
     };
+    // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
+    // a tile's tokens fit the 64 KiB view, which x's buffer holds from
+    // every tile's first token.
+    let tile = kernel.gemm_tokens();
+    let tile_bytes = u64::from(tile) * w.cols as u64 * 4;
+    let max_t = to_u32(max_tokens, "gemm tokens")?;
+    let x_uniform = layout == MatvecLayout::Rows
+        && subgroup == 8
+        && gpu.info.x_uniform
+        && tile_bytes <= X_UNIFORM_BYTES.min(gpu.info.max_uniform_binding)
+        && u64::from(max_t.div_ceil(tile).saturating_sub(1)) * tile_bytes + X_UNIFORM_BYTES
+            <= x.size()
+        && tile_bytes.is_multiple_of(u64::from(
+            gpu.device.limits().min_uniform_buffer_offset_alignment,
+        ));
+    if let Kernel::Gemm { x_uniform: xu, .. } = &mut kernel {
+        *xu = x_uniform;
+    }
     let x_groups = to_u32(n, "gemm rows")?.div_ceil(rows);
     if x_uniform {
-        debug_assert_eq!(kernel.gemm_tokens(), tile);
         return Dispatch::with_weight_tiles(
             gpu,
             kernel,
@@ -463,12 +463,7 @@ pub fn gemm_in_layout(
             &w.store,
             &bufs,
             &tail,
-            (
-                x_groups,
-                tile,
-                to_u32(max_tokens, "gemm tokens")?,
-                to_u32(w.cols, "gemm k")?,
-            ),
+            (x_groups, tile, max_t, to_u32(w.cols, "gemm k")?),
             step,
         );
     }
