@@ -7,8 +7,9 @@
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: AttnParams;
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;      // (n_tokens, (n_heads + 2 n_kv) * head_dim)
-@group(0) @binding(3) var<storage, read> kc: array<u32>;       // (n_kv_heads, ctx, head_dim / 2) f16 pairs
-@group(0) @binding(4) var<storage, read> vc: array<u32>;       // (n_kv_heads, ctx, head_dim / 2) f16 pairs
+// bindings 3, 4: the K and V caches kc, vc (n_kv_heads, ctx, head_dim / 2)
+// f16 pairs, read through k_word / v_word: declared by gpu::kernels
+// (shaders/kv/)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>; // (n_tokens, n_heads * head_dim)
 
 const WG: u32 = 64u;
@@ -61,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let kb = (kv0 + j0 + j) * hd / 2u;
             var s = 0.0;
             for (var w = 0u; w < hd / 2u; w++) {
-                let k = unpack2x16float(kc[kb + w]);
+                let k = unpack2x16float(k_word(kb + w));
                 s += qs[2u * w] * k.x + qs[2u * w + 1u] * k.y;
             }
             s *= p.scale;
@@ -83,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if d < hd {
                 var a = acc[i] * corr;
                 for (var j = 0u; j < len; j++) {
-                    let v = unpack2x16float(vc[((kv0 + j0 + j) * hd + d) / 2u]);
+                    let v = unpack2x16float(v_word(((kv0 + j0 + j) * hd + d) / 2u));
                     a += sc[j] * select(v.x, v.y, (d & 1u) == 1u);
                 }
                 acc[i] = a;

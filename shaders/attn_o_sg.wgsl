@@ -22,7 +22,8 @@
 @group(0) @binding(3) var<uniform> p: AttnParams;
 @group(0) @binding(4) var<storage, read> qkv: array<vec4<f32>>;       // (1, (n_heads + 2 n_kv) * head_dim)
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // (1, n_heads * head_dim)
-// then (after Wo's word view for a buffer) kc, vc (vec2 views of the caches)
+// then (after Wo's word view for a buffer) kc, vc (the caches, read through
+// k4 / v4: shaders/attn_kv.wgsl, shaders/kv/)
 // and parts (n_kv_heads, n): declared by gpu::kernels
 
 fn store_out(i: u32, v: vec4<f32>) {

@@ -8,8 +8,9 @@
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: RopeParams;
 @group(0) @binding(2) var<storage, read_write> qkv: array<f32>; // (n_tokens, (n_heads + 2 n_kv) * head_dim)
-@group(0) @binding(3) var<storage, read_write> kc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
-@group(0) @binding(4) var<storage, read_write> vc: array<u32>;  // (n_kv_heads, ctx, head_dim / 2) f16 pairs
+// bindings 3, 4: the caches kc, vc (n_kv_heads, ctx, head_dim / 2) f16
+// pairs, written through k_store / v_store: declared by gpu::kernels
+// (shaders/kv/)
 
 // Dim d of the k head at `base` after the NeoX rotation, which pairs dims
 // half a rotation apart (j, j + rope_dim / 2): a cache word's dims 2i and
@@ -43,17 +44,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         // v: dims 2i and 2i+1 into cache word i of the row.
         let kvh = head - n_qk;
         let dst = (kvh * p.ctx + pos) * half_hd + i;
-        vc[dst] = pack2x16float(vec2<f32>(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
+        v_store(dst, pack2x16float(vec2<f32>(qkv[base + 2u * i], qkv[base + 2u * i + 1u])));
         return;
     }
     if head >= p.n_heads {
         let kvh = head - p.n_heads;
         let dst = (kvh * p.ctx + pos) * half_hd + i;
         if p.neox != 0u {
-            kc[dst] = pack2x16float(vec2<f32>(k_neox(base, 2u * i, pos),
-                                              k_neox(base, 2u * i + 1u, pos)));
+            k_store(dst, pack2x16float(vec2<f32>(k_neox(base, 2u * i, pos),
+                                                 k_neox(base, 2u * i + 1u, pos))));
         } else {
-            kc[dst] = pack2x16float(rope_pair(qkv[base + 2u * i], qkv[base + 2u * i + 1u], i, pos, p));
+            k_store(dst, pack2x16float(rope_pair(qkv[base + 2u * i], qkv[base + 2u * i + 1u], i, pos, p)));
         }
         return;
     }

@@ -8,7 +8,8 @@
 // dispatch per layer fewer (lavapipe and SwiftShader pay ~0.1-0.4 ms per
 // dispatch, and rope_kv's loads are per-lane loops there).
 // The bindings rp, kc and vc are declared by gpu::kernels after the
-// weight's (and the GEMM's norm weight).
+// weight's (and the GEMM's norm weight); the caches are written through
+// k_store / v_store (shaders/kv/: buffers or textures).
 
 // The pair at y[yi], y[yi + 1] (row `row` of its token) at position `pos`.
 fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {
@@ -17,7 +18,7 @@ fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {
     let d = row % hd;
     let n_qk = rp.n_heads + rp.n_kv_heads;
     if head >= n_qk {
-        vc[((head - n_qk) * rp.ctx + pos) * hd / 2u + d / 2u] = pack2x16float(vec2<f32>(a, b));
+        v_store(((head - n_qk) * rp.ctx + pos) * hd / 2u + d / 2u, pack2x16float(vec2<f32>(a, b)));
         y[yi] = a;
         y[yi + 1u] = b;
         return;
@@ -27,7 +28,7 @@ fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {
         y[yi] = r.x;
         y[yi + 1u] = r.y;
     } else {
-        kc[((head - rp.n_heads) * rp.ctx + pos) * hd / 2u + d / 2u] = pack2x16float(r);
+        k_store(((head - rp.n_heads) * rp.ctx + pos) * hd / 2u + d / 2u, pack2x16float(r));
         y[yi] = a;
         y[yi + 1u] = b;
     }
@@ -47,7 +48,7 @@ fn rope_store_one(yi: u32, row: u32, own: f32, other: f32, pos: u32) {
     y[yi] = own;
     if head >= n_qk {
         if even {
-            vc[(head - n_qk) * rp.ctx * hd / 2u + w] = pack2x16float(vec2<f32>(own, other));
+            v_store((head - n_qk) * rp.ctx * hd / 2u + w, pack2x16float(vec2<f32>(own, other)));
         }
         return;
     }
@@ -55,6 +56,6 @@ fn rope_store_one(yi: u32, row: u32, own: f32, other: f32, pos: u32) {
     if head < rp.n_heads {
         y[yi] = select(r.y, r.x, even);
     } else if even {
-        kc[(head - rp.n_heads) * rp.ctx * hd / 2u + w] = pack2x16float(r);
+        k_store((head - rp.n_heads) * rp.ctx * hd / 2u + w, pack2x16float(r));
     }
 }

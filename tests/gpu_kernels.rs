@@ -449,10 +449,11 @@ fn rope_case(
     neox: bool,
     pos0: usize,
     n_tokens: usize,
+    tex: bool,
 ) {
     let g = gpu();
     let what = format!(
-        "rope_kv {nh}/{nkv}x{hd} rope_dim {rope_dim} neox {neox} pos0 {pos0} n_tokens {n_tokens}"
+        "rope_kv {nh}/{nkv}x{hd} rope_dim {rope_dim} neox {neox} pos0 {pos0} n_tokens {n_tokens} kv texture {tex}"
     );
     let ctx = pos0 + n_tokens + 5;
     let s = AttnShape {
@@ -466,11 +467,8 @@ fn rope_case(
     // The caches' values, f16 as the caches hold them.
     let kc0 = f16_round(&rng.vec(s.cache_elems(), -1.0, 1.0));
     let vc0 = f16_round(&rng.vec(s.cache_elems(), -1.0, 1.0));
-    let (qb, kb, vb) = (
-        guarded(&qkv),
-        guarded(&f16_words(&kc0)),
-        guarded(&f16_words(&vc0)),
-    );
+    let qb = guarded(&qkv);
+    let kv = kv_cache(&f16_words(&kc0), &f16_words(&vc0), tex);
     let st = step_tokens(n_tokens as u32, pos0 as u32);
     let d = ops::rope_kv(
         g,
@@ -482,15 +480,14 @@ fn rope_case(
             neox,
         },
         &qb,
-        &kb,
-        &vb,
+        &kv,
         n_tokens,
     )
     .unwrap();
     run(&[&d], n_tokens as u32);
     let got_qkv = read_guarded(&qb, qkv.len(), &what);
-    let got_k = f16_values(&read_guarded(&kb, s.cache_words(), &what));
-    let got_v = f16_values(&read_guarded(&vb, s.cache_words(), &what));
+    let (got_k, got_v) = read_kv(&kv, s.cache_words(), &what);
+    let (got_k, got_v) = (f16_values(&got_k), f16_values(&got_v));
 
     let rope = if neox { r::rope_neox } else { r::rope_norm };
     let (mut q_got, mut q_want, mut k_got, mut k_want) = (vec![], vec![], vec![], vec![]);
@@ -548,7 +545,9 @@ fn rope_kv_norm_and_neox() {
         for rope_dim in [hd, partial] {
             for neox in [false, true] {
                 for pos0 in [0, 1000] {
-                    rope_case(&mut rng, nh, nkv, hd, rope_dim, neox, pos0, 3);
+                    for tex in [false, true] {
+                        rope_case(&mut rng, nh, nkv, hd, rope_dim, neox, pos0, 3, tex);
+                    }
                 }
             }
         }
@@ -605,18 +604,20 @@ fn rope_setup(
     }
 }
 
-/// The fused and the separate runs' qkv, k cache and v cache (`(want,
-/// got, len)` each, the caches' lengths in words) agree to NMSE <= 1e-12.
-fn same_outputs(what: &str, outs: [(&wgpu::Buffer, &wgpu::Buffer, usize); 3]) {
-    for (i, (name, (a, b, n))) in ["qkv", "k cache", "v cache"]
-        .into_iter()
-        .zip(outs)
-        .enumerate()
-    {
-        let (mut want, mut got) = (read_guarded(a, n, what), read_guarded(b, n, what));
-        if i > 0 {
-            (want, got) = (f16_values(&want), f16_values(&got));
-        }
+/// The fused and the separate runs' qkv and caches (`(want, got, len)`
+/// each, the caches' length in words) agree to NMSE <= 1e-12.
+fn same_outputs(
+    what: &str,
+    qkv: (&wgpu::Buffer, &wgpu::Buffer, usize),
+    kv: (&ops::KvCache, &ops::KvCache, usize),
+) {
+    let (a, b, n) = qkv;
+    let (want, got) = (read_guarded(a, n, what), read_guarded(b, n, what));
+    assert_close(&got, &want, 1e-12, &format!("{what}: qkv"));
+    let (a, b, n) = kv;
+    let ((wk, wv), (gk, gv)) = (read_kv(a, n, what), read_kv(b, n, what));
+    for (name, want, got) in [("k cache", wk, gk), ("v cache", wv, gv)] {
+        let (want, got) = (f16_values(&want), f16_values(&got));
         assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
     }
 }
@@ -653,8 +654,10 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
             for tex in [false, true] {
                 let w = Weight::upload_to(g, "w", ty, &wbytes, rows, k, tex).unwrap();
                 for split in [None, Some(1), Some(2)] {
+                    // The caches in the weights' kind of store, as the
+                    // model keeps them (`GpuInfo::kv_textures`).
                     let what = format!(
-                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} texture {tex} split {split:?}"
+                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} textures {tex} split {split:?}"
                     );
                     assert!(ops::fuses_rope(g, &w, rope), "{what}: not fusable");
                     let opts = MatvecOpts {
@@ -662,19 +665,18 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                         split,
                         ..Default::default()
                     };
-                    let (y1, k1, v1) = (guarded(&vec![7.0; rows]), guarded(&kc0), guarded(&vc0));
+                    let (y1, kv1) = (guarded(&vec![7.0; rows]), kv_cache(&kc0, &vc0, tex));
                     let mv = ops::matvec(g, &st, &w, &x, &y1, opts).unwrap();
                     run(&[&mv], n_tokens as u32);
-                    let rk = ops::rope_kv(g, &st_last, s, rope, &y1, &k1, &v1, 1).unwrap();
+                    let rk = ops::rope_kv(g, &st_last, s, rope, &y1, &kv1, 1).unwrap();
                     run(&[&rk], 1);
-                    let (y2, k2, v2) = (guarded(&vec![7.0; rows]), guarded(&kc0), guarded(&vc0));
+                    let (y2, kv2) = (guarded(&vec![7.0; rows]), kv_cache(&kc0, &vc0, tex));
                     // One token: as the decode list runs it (x uniform).
                     let fused = MatvecOpts {
                         rope: Some(ops::RopeFuse {
                             shape: s,
                             rope,
-                            kc: &k2,
-                            vc: &v2,
+                            kv: &kv2,
                         }),
                         decode: n_tokens == 1,
                         ..opts
@@ -694,14 +696,7 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                         "{what}: x uniform"
                     );
                     run(&[&d], n_tokens as u32);
-                    same_outputs(
-                        &what,
-                        [
-                            (&y1, &y2, rows),
-                            (&k1, &k2, kc0.len()),
-                            (&v1, &v2, vc0.len()),
-                        ],
-                    );
+                    same_outputs(&what, (&y1, &y2, rows), (&kv1, &kv2, kc0.len()));
                 }
             }
         }
@@ -735,14 +730,17 @@ fn attention_o_and_parts_match_attention_then_matvecs() {
             };
             let qd = nh * hd;
             let qkv = upload(&rng.vec(s.qkv_width(), -3.0, 3.0));
-            let kc = upload(&f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)));
-            let vc = upload(&f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0)));
+            let kw = f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0));
+            let vw = f16_words(&rng.vec(s.cache_elems(), -1.0, 1.0));
             let x0 = rng.vec(dim, -1.0, 1.0);
             let nw = upload(&rng.vec(dim, 0.5, 1.5));
             let st = step_tokens(1, pos0 as u32);
             let scale = 1.0 / (hd as f32).sqrt();
             for tex in [false, true] {
-                let what = format!("{ty:?} {nh}/{nkv}x{hd} -> {dim} pos0 {pos0} texture {tex}");
+                // The caches in the weight's kind of store, as the model
+                // keeps them (`GpuInfo::kv_textures`).
+                let kv = kv_cache(&kw, &vw, tex);
+                let what = format!("{ty:?} {nh}/{nkv}x{hd} -> {dim} pos0 {pos0} textures {tex}");
                 let wo = Weight::upload_to(
                     g,
                     "wo",
@@ -761,7 +759,7 @@ fn attention_o_and_parts_match_attention_then_matvecs() {
                 // Separate: attention, then x += Wo · out.
                 let out1 = upload(&padded(&vec![0.0; qd]));
                 let x1 = upload(&padded(&x0));
-                let att = ops::attention(g, &st, s, scale, 0, &qkv, &kc, &vc, &out1, 1).unwrap();
+                let att = ops::attention(g, &st, s, scale, 0, &qkv, &kv, &out1, 1).unwrap();
                 let o = ops::matvec(
                     g,
                     &st,
@@ -778,8 +776,8 @@ fn attention_o_and_parts_match_attention_then_matvecs() {
                 // Fused: attention and the partial vectors.
                 let out2 = upload(&padded(&vec![0.0; qd]));
                 let parts = upload(&padded(&vec![f32::NAN; nkv * dim]));
-                let ao = ops::attention_o(g, &st, s, scale, 0, &qkv, &kc, &vc, &out2, &wo, &parts)
-                    .unwrap();
+                let ao =
+                    ops::attention_o(g, &st, s, scale, 0, &qkv, &kv, &out2, &wo, &parts).unwrap();
                 run(&[&ao], 1);
                 assert_close(
                     &read_all(&out2)[..qd],
@@ -1050,35 +1048,34 @@ fn gemm_with_rope_matches_gemm_then_rope_kv() {
             for tex in [false, true] {
                 let w = Weight::upload_to(g, "w", ty, &wbytes, rows, k, tex).unwrap();
                 for sg in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
+                    // The caches in the weights' kind of store, as the
+                    // model keeps them (`GpuInfo::kv_textures`).
                     let what = format!(
-                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} texture {tex} subgroup {sg}"
+                        "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} textures {tex} subgroup {sg}"
                     );
                     let opts = ops::GemmOpts {
                         norm: Some((&nw, EPS)),
                         ..Default::default()
                     };
                     let rows_layout = MatvecLayout::Rows;
-                    let (y1, k1, v1) = (
+                    let (y1, kv1) = (
                         guarded(&vec![7.0; n_tokens * rows]),
-                        guarded(&kc0),
-                        guarded(&vc0),
+                        kv_cache(&kc0, &vc0, tex),
                     );
                     let mm =
                         ops::gemm_in_layout(g, &st, &w, &x, &y1, opts, n_tokens, rows_layout, sg)
                             .unwrap();
-                    let rk = ops::rope_kv(g, &st, s, rope, &y1, &k1, &v1, n_tokens).unwrap();
+                    let rk = ops::rope_kv(g, &st, s, rope, &y1, &kv1, n_tokens).unwrap();
                     run(&[&mm, &rk], n_tokens as u32);
-                    let (y2, k2, v2) = (
+                    let (y2, kv2) = (
                         guarded(&vec![7.0; n_tokens * rows]),
-                        guarded(&kc0),
-                        guarded(&vc0),
+                        kv_cache(&kc0, &vc0, tex),
                     );
                     let fused = ops::GemmOpts {
                         rope: Some(ops::RopeFuse {
                             shape: s,
                             rope,
-                            kc: &k2,
-                            vc: &v2,
+                            kv: &kv2,
                         }),
                         ..opts
                     };
@@ -1087,14 +1084,7 @@ fn gemm_with_rope_matches_gemm_then_rope_kv() {
                             .unwrap();
                     assert_eq!(d.kernel.bindings().len(), 9);
                     run(&[&d], n_tokens as u32);
-                    same_outputs(
-                        &what,
-                        [
-                            (&y1, &y2, n_tokens * rows),
-                            (&k1, &k2, kc0.len()),
-                            (&v1, &v2, vc0.len()),
-                        ],
-                    );
+                    same_outputs(&what, (&y1, &y2, n_tokens * rows), (&kv1, &kv2, kc0.len()));
                 }
             }
         }
@@ -1115,10 +1105,11 @@ fn attn_case(
     n_tokens: usize,
     window: usize,
     pick: AttnKernel,
+    tex: bool,
 ) {
     let g = gpu();
     let what = format!(
-        "attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window} {pick:?}"
+        "attention {nh}/{nkv}x{hd} pos0 {pos0} n_tokens {n_tokens} window {window} {pick:?} kv texture {tex}"
     );
     let ctx = pos0 + n_tokens + 4;
     let s = AttnShape {
@@ -1149,16 +1140,12 @@ fn attn_case(
     let qkv = rng.vec(n_tokens * width, -3.0, 3.0);
     // The caches hold f16: the reference reads the same rounded values.
     let (kc, vc) = (f16_round(&kc), f16_round(&vc));
-    let (qb, kb, vb) = (
-        upload(&qkv),
-        upload(&f16_words(&kc)),
-        upload(&f16_words(&vc)),
-    );
+    let qb = upload(&qkv);
+    let kv = kv_cache(&f16_words(&kc), &f16_words(&vc), tex);
     let ob = guarded(&vec![777.0; n_tokens * nh * hd]);
     let st = step_tokens(n_tokens as u32, pos0 as u32);
     let scale = 1.0 / (hd as f32).sqrt();
-    let d =
-        ops::attention_with(g, &st, s, scale, window, &qb, &kb, &vb, &ob, n_tokens, pick).unwrap();
+    let d = ops::attention_with(g, &st, s, scale, window, &qb, &kv, &ob, n_tokens, pick).unwrap();
     run(&[&d], n_tokens as u32);
     let got = read_guarded(&ob, n_tokens * nh * hd, &what);
 
@@ -1217,19 +1204,21 @@ fn attention_decode_prefill_windows() {
         for pos0 in [0, 5, 300, 600] {
             for n_tokens in [1, 7, 20] {
                 for window in [0, 100] {
-                    for pick in attn_kernels(g) {
-                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
-                    }
+                    let mut picks = attn_kernels(g);
                     // Lanes over dims where the shape allows it (not 8 heads
                     // per KV head).
                     if nh / nkv <= 4 && g.info.subgroup_lanes.is_some() {
-                        let pick = AttnKernel::DimLanes;
-                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
+                        picks.push(AttnKernel::DimLanes);
                     }
                     // Lanes over 8 tokens: head_dim 64 on 8-lane subgroups.
                     if nh / nkv <= 4 && hd == 64 && g.info.subgroup_lanes == Some(8) {
-                        let pick = AttnKernel::TokenLanes;
-                        attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick);
+                        picks.push(AttnKernel::TokenLanes);
+                    }
+                    // Each kernel over caches in buffers and in textures.
+                    for pick in picks {
+                        for tex in [false, true] {
+                            attn_case(&mut rng, nh, nkv, hd, pos0, n_tokens, window, pick, tex);
+                        }
                     }
                 }
             }
@@ -1238,7 +1227,9 @@ fn attention_decode_prefill_windows() {
     // The largest supported head (Gemma): 4 output dims per thread; too
     // large for the subgroup kernel's registers, so portable either way.
     for pos0 in [0, 300] {
-        attn_case(&mut rng, 2, 1, 256, pos0, 3, 0, AttnKernel::Auto);
+        for tex in [false, true] {
+            attn_case(&mut rng, 2, 1, 256, pos0, 3, 0, AttnKernel::Auto, tex);
+        }
     }
     print_worst("attention");
 }
@@ -1300,9 +1291,10 @@ fn builders_reject_bad_shapes() {
         ctx: 8,
     };
     let roomy = upload(&padded(&[0.0; 64]));
+    let roomy_kv = ops::KvCache::from_buffers(roomy.clone(), roomy.clone());
     assert!(
         matches!(
-            ops::attention_o(g, &st, s32, 1.0, 0, &roomy, &roomy, &roomy, &roomy, &w, &roomy),
+            ops::attention_o(g, &st, s32, 1.0, 0, &roomy, &roomy_kv, &roomy, &w, &roomy),
             Err(Error::InvalidOption { .. })
         ),
         "attention_o: head_dim 32"
@@ -1310,6 +1302,7 @@ fn builders_reject_bad_shapes() {
     // The GEMM fusions: swiglu over odd rows, fusions on the tiled GEMM,
     // RoPE without subgroups or over a weight that is not [q; k; v].
     let big = upload(&vec![0.0; 64 * 37]);
+    let big_kv = ops::KvCache::from_buffers(big.clone(), big.clone());
     let swiglu = ops::GemmOpts {
         swiglu: true,
         ..Default::default()
@@ -1346,8 +1339,7 @@ fn builders_reject_bad_shapes() {
                 theta: THETA,
                 neox: false,
             },
-            kc: &big,
-            vc: &big,
+            kv: &big_kv,
         }),
         ..Default::default()
     };
@@ -1385,8 +1377,9 @@ fn builders_reject_bad_shapes() {
         theta: THETA,
         neox: false,
     };
+    let small_kv = ops::KvCache::from_buffers(small.clone(), small.clone());
     assert!(
-        is_shape(ops::rope_kv(g, &st, s, rope, &qkv, &small, &small, 1)),
+        is_shape(ops::rope_kv(g, &st, s, rope, &qkv, &small_kv, 1)),
         "rope_kv: small cache"
     );
     let bad = RopeOpts {
@@ -1394,16 +1387,32 @@ fn builders_reject_bad_shapes() {
         ..rope
     };
     let cache = upload(&vec![0.0; s.cache_words()]);
+    let kv = ops::KvCache::from_buffers(cache.clone(), cache.clone());
     assert!(
-        is_shape(ops::rope_kv(g, &st, s, bad, &qkv, &cache, &cache, 1)),
+        is_shape(ops::rope_kv(g, &st, s, bad, &qkv, &kv, 1)),
         "rope_kv: rope_dim > head_dim"
     );
     let s3 = AttnShape { n_kv_heads: 3, ..s };
     assert!(
-        is_shape(ops::attention(
-            g, &st, s3, 1.0, 0, &qkv, &cache, &cache, &qkv, 1
-        )),
+        is_shape(ops::attention(g, &st, s3, 1.0, 0, &qkv, &kv, &qkv, 1)),
         "attention: 4 heads over 3"
+    );
+    // Caches in textures too small for the shape, and K and V in
+    // different kinds of store.
+    let long = AttnShape { ctx: 1 << 16, ..s };
+    let tex_kv = ops::KvCache::new(g, "small", s, true).unwrap();
+    assert!(tex_kv.is_texture(), "KV textures on this adapter");
+    assert!(
+        is_shape(ops::attention(g, &st, long, 1.0, 0, &qkv, &tex_kv, &qkv, 1)),
+        "attention: cache textures smaller than ctx"
+    );
+    let mixed = ops::KvCache {
+        k: ops::KvStore::new(g, "k", s.cache_words() as u64, true).unwrap(),
+        v: ops::KvStore::Buffer(cache.clone()),
+    };
+    assert!(
+        is_shape(ops::rope_kv(g, &st, s, rope, &qkv, &mixed, 1)),
+        "rope_kv: K in a texture, V in a buffer"
     );
     assert!(
         is_shape(ops::silu_mul(g, &st, 40, &small, &small, 1)),

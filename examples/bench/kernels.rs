@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use edge_llm::gguf::GgmlType;
 use edge_llm::gpu::{Gpu, MatvecLayout, StepParams};
-use edge_llm::ops::{self, AttnKernel, AttnShape, Dispatch, MatvecOpts, Weight};
+use edge_llm::ops::{self, AttnKernel, AttnShape, Dispatch, KvCache, MatvecOpts, Weight};
 use serde_json::{json, Value};
 
 const REPS: u32 = 20;
@@ -177,8 +177,15 @@ fn attention(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
         ctx: 2048,
     };
     let qkv = storage(gpu, "qkv", 64 * s.qkv_width(), 0.1);
-    let kc = storage(gpu, "k", s.cache_words(), 0.1);
-    let vc = storage(gpu, "v", s.cache_words(), 0.1);
+    // The caches in buffers and in textures (`ops::KvCache`), 0.1 as f16
+    // pairs.
+    let words = vec![0x2e66_2e66u32; s.cache_words()];
+    let caches = [false, true].map(|tex| {
+        let kv = KvCache::new(gpu, "bench", s, tex).unwrap();
+        kv.k.write(gpu, &words).unwrap();
+        kv.v.write(gpu, &words).unwrap();
+        kv
+    });
     let o = storage(gpu, "o", 64 * DIM, 0.0);
     for (n_tokens, pos) in [(1u32, 128u32), (1, 1024), (64, 448)] {
         let st = step(gpu, n_tokens, pos);
@@ -189,16 +196,19 @@ fn attention(gpu: &Gpu, runs: usize, out: &mut Vec<Value>) {
         } else {
             vec![AttnKernel::Portable]
         };
-        for pick in kernels {
-            let d =
-                ops::attention_with(gpu, &st, s, 0.125, 0, &qkv, &kc, &vc, &o, 64, pick).unwrap();
+        for (pick, kv) in kernels
+            .into_iter()
+            .flat_map(|p| caches.iter().map(move |kv| (p, kv)))
+        {
+            let d = ops::attention_with(gpu, &st, s, 0.125, 0, &qkv, kv, &o, 64, pick).unwrap();
             let secs = time(gpu, &d, n_tokens, runs);
             let keys = f64::from(pos + n_tokens);
             // K and V of every KV head once; 4 flops per key per dim per head.
             let bytes = 2.0 * keys * (s.n_kv_heads * s.head_dim * 4) as f64;
             let flops = 4.0 * keys * f64::from(n_tokens) * (s.n_heads * s.head_dim) as f64;
+            let store = if kv.is_texture() { "texture" } else { "buffer" };
             out.push(row(
-                &format!("attention {pick:?}"),
+                &format!("attention {pick:?} {store}"),
                 format!("{n_tokens} tok @ pos {pos}"),
                 secs,
                 bytes,

@@ -48,6 +48,9 @@ pub enum Kernel {
         /// The row sets share x through broadcasts (shaders/matvec_sg.wgsl
         /// XSHARE): 4 or 8 lanes in sets of 2 over an even block count.
         share_x: bool,
+        /// With `rope`: the KV cache is r32uint textures (`ops::KvCache`),
+        /// written with `textureStore`; false without `rope`.
+        kv_tex: bool,
         /// Subgroup kernel, one token (the decode list): x bound as a
         /// uniform, `array<vec4<f32>, 4096>` (the 64 KiB WebGPU uniform
         /// limit; `ops::X_UNIFORM_BYTES`), its index masked to the array.
@@ -94,6 +97,8 @@ pub enum Kernel {
         /// uniform load is a gather. The GEMMs ran 2.5-3.4x faster so on
         /// such a host (BENCHMARKS.md, sixth session).
         x_uniform: bool,
+        /// As `Matvec`'s.
+        kv_tex: bool,
     },
     /// Embedding row gather from the token buffer.
     Embed {
@@ -101,7 +106,11 @@ pub enum Kernel {
         tex: bool,
     },
     RmsNorm,
-    RopeKv,
+    /// RoPE and the KV append (shaders/rope_kv.wgsl); `kv_tex` as
+    /// `Attention`'s.
+    RopeKv {
+        kv_tex: bool,
+    },
     /// shaders/attention.wgsl (runs everywhere) when `subgroup` is 0, else
     /// shaders/attention_sg.wgsl: `subgroup` lanes, `hd4` = head_dim / 4,
     /// `group` query heads per KV head; when `dims` > 0,
@@ -115,6 +124,9 @@ pub enum Kernel {
         group: u32,
         dims: u32,
         tokens: bool,
+        /// The KV cache is r32uint textures (`ops::KvCache`), read with
+        /// `textureLoad`.
+        kv_tex: bool,
     },
     /// Decode attention with its share of the O projection
     /// (shaders/attn_o_sg.wgsl): `Attention { dims: 2 }` on 8 lanes
@@ -125,6 +137,7 @@ pub enum Kernel {
         ty: GgmlType,
         tex: bool,
         group: u32,
+        kv_tex: bool,
     },
     /// The decode FFN in one dispatch (shaders/entry/ffn_sg.wgsl): RMSNorm,
     /// [gate; up], SiLU·mul and down on 8 lanes, `slices` workgroups each
@@ -149,8 +162,11 @@ pub enum Binding {
     Uniform,
     Read,
     Write,
-    /// A weight texture (rgba32uint).
+    /// A texture read by `textureLoad` (weights: rgba32uint; the KV
+    /// cache: r32uint).
     Texture,
+    /// The KV cache as a write-only r32uint storage texture.
+    StoreTexture,
 }
 
 use Binding::{Read as R, Texture as T, Uniform as U, Write as W};
@@ -159,6 +175,12 @@ impl Kernel {
     /// Bindings in order; `Gpu::bind_group` takes resources in this order.
     pub fn bindings(self) -> Vec<Binding> {
         let mut b = self.own_bindings().to_vec();
+        // The KV cache's two bindings as textures.
+        if let Some(i) = self.kv_binding().filter(|_| self.kv_tex()) {
+            let t = if b[i] == W { Binding::StoreTexture } else { T };
+            b[i] = t;
+            b[i + 1] = t;
+        }
         if let Kernel::Gemm {
             x_uniform: true, ..
         } = self
@@ -243,7 +265,7 @@ impl Kernel {
             // step, params, x, y, norm weight
             Kernel::RmsNorm => &[U, U, R, W, R],
             // step, params, qkv, k cache, v cache
-            Kernel::RopeKv => &[U, U, W, W, W],
+            Kernel::RopeKv { .. } => &[U, U, W, W, W],
             // step, params, qkv, k cache, v cache, out
             Kernel::Attention { .. } => &[U, U, R, R, R, W],
             // step, Wo params, Wo, attention params, qkv, out (Wo's x),
@@ -258,6 +280,31 @@ impl Kernel {
             Kernel::SiluMul => &[U, U, R, W],
             // step, params, logits, tokens
             Kernel::Sample => &[U, U, W, W],
+        }
+    }
+
+    /// The binding of the K cache (V's is next) in `own_bindings`, if the
+    /// kernel binds the caches.
+    fn kv_binding(self) -> Option<usize> {
+        match self {
+            Kernel::Matvec { rope: true, .. } | Kernel::Gemm { rope: true, .. } => {
+                Some(self.own_bindings().len() - 2)
+            }
+            Kernel::RopeKv { .. } | Kernel::Attention { .. } => Some(3),
+            Kernel::AttnO { .. } => Some(self.own_bindings().len() - 3),
+            _ => None,
+        }
+    }
+
+    /// Whether the kernel's KV cache is textures.
+    fn kv_tex(self) -> bool {
+        match self {
+            Kernel::Matvec { kv_tex, .. }
+            | Kernel::Gemm { kv_tex, .. }
+            | Kernel::RopeKv { kv_tex }
+            | Kernel::Attention { kv_tex, .. }
+            | Kernel::AttnO { kv_tex, .. } => kv_tex,
+            _ => false,
         }
     }
 
@@ -470,7 +517,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         } => include_str!("../../shaders/gemm_row.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
-        Kernel::RopeKv => include_str!("../../shaders/rope_kv.wgsl"),
+        Kernel::RopeKv { .. } => include_str!("../../shaders/rope_kv.wgsl"),
         Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
         Kernel::Attention { tokens: true, .. } => {
             include_str!("../../shaders/attention_tokens_sg.wgsl")
@@ -540,14 +587,12 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
     // GEMM: RoPE and the KV append with their bindings, numbered after the
     // weight's (and the GEMM's norm weight), or a stub; and the row GEMM's
     // norm weight (`norm_w`), or 1 (folded away).
+    let kv_tex = kernel.kv_tex();
     let rope_at = |n: u32| {
         format!(
             "{ROPE}\n{ROPE_STORE}\n\
-             @group(0) @binding({n}) var<uniform> rp: RopeParams;\n\
-             @group(0) @binding({}) var<storage, read_write> kc: array<u32>; // (n_kv_heads, ctx, head_dim / 2) f16 pairs\n\
-             @group(0) @binding({}) var<storage, read_write> vc: array<u32>; // (n_kv_heads, ctx, head_dim / 2) f16 pairs\n",
-            n + 1,
-            n + 2
+             @group(0) @binding({n}) var<uniform> rp: RopeParams;\n{}",
+            kv_source(n + 1, KvAccess::Write, kv_tex)
         )
     };
     const ROPE_STUB: &str = "fn rope_store_at(yi: u32, row: u32, a: f32, b: f32, pos: u32) {}\n";
@@ -653,11 +698,9 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             // After Wo's word view (binding 6) for a buffer.
             let n = if tex { 6 } else { 7 };
             format!(
-                "{ATTN_PARAMS}\n\
-                 @group(0) @binding({n}) var<storage, read> kc: array<vec2<u32>>; // (n_kv_heads, ctx, head_dim / 4) f16 quads\n\
-                 @group(0) @binding({}) var<storage, read> vc: array<vec2<u32>>;\n\
+                "{ATTN_PARAMS}\n{}\
                  @group(0) @binding({}) var<storage, read_write> parts: array<f32>; // (n_kv_heads, n)\n",
-                n + 1,
+                kv_source(n, KvAccess::Quads, kv_tex),
                 n + 2
             )
         }
@@ -681,14 +724,72 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             };
             format!("{norm_w}{rope}")
         }
-        Kernel::RopeKv => ROPE.to_string(),
-        Kernel::Attention { subgroup: 0, .. } => ATTN_PARAMS.to_string(),
-        Kernel::Attention { .. } => format!("{ATTN_PARAMS}\n{ATTN_SG_BINDINGS}\n{ATTN_KV}"),
+        Kernel::RopeKv { .. } => format!("{ROPE}\n{}", kv_source(3, KvAccess::Write, kv_tex)),
+        Kernel::Attention { subgroup: 0, .. } => {
+            format!("{ATTN_PARAMS}\n{}", kv_source(3, KvAccess::Words, kv_tex))
+        }
+        Kernel::Attention { .. } => format!(
+            "{ATTN_PARAMS}\n{ATTN_SG_BINDINGS}\n{}\n{ATTN_KV}",
+            kv_source(3, KvAccess::Quads, kv_tex)
+        ),
         _ => String::new(),
     };
     Ok(format!(
         "{COMMON}\n{wparams}\n{weight}\n{matvec_x}\n{body}\n{quant}\n{entry}\n{epilogue}\n{parts}"
     ))
+}
+
+/// How a kernel uses the KV cache (`kv_source`).
+#[derive(Clone, Copy)]
+enum KvAccess {
+    /// Stores words (`k_store`, `v_store`): the RoPE epilogues, rope_kv.
+    Write,
+    /// Loads words (`k_word`, `v_word`): the portable attention.
+    Words,
+    /// Loads quads of f16 (`k_quad`, `v_quad`; `k4`, `v4` in
+    /// shaders/attn_kv.wgsl): the subgroup attention kernels.
+    Quads,
+}
+
+/// The K and V caches' bindings `kc`, `vc` at `n` and `n + 1`, buffers or
+/// (`tex`) r32uint textures (`ops::KvCache`), with the accessors `access`
+/// needs (shaders/kv/).
+fn kv_source(n: u32, access: KvAccess, tex: bool) -> String {
+    let (ty, accessors) = match (access, tex) {
+        (KvAccess::Write, false) => (
+            "var<storage, read_write> {}: array<u32>",
+            include_str!("../../shaders/kv/buffer_write.wgsl"),
+        ),
+        (KvAccess::Words, false) => (
+            "var<storage, read> {}: array<u32>",
+            include_str!("../../shaders/kv/buffer_words.wgsl"),
+        ),
+        (KvAccess::Quads, false) => (
+            "var<storage, read> {}: array<vec2<u32>>",
+            include_str!("../../shaders/kv/buffer_quads.wgsl"),
+        ),
+        (KvAccess::Write, true) => (
+            "var {}: texture_storage_2d<r32uint, write>",
+            concat!(
+                include_str!("../../shaders/kv/texture.wgsl"),
+                include_str!("../../shaders/kv/texture_write.wgsl")
+            ),
+        ),
+        (KvAccess::Words | KvAccess::Quads, true) => (
+            "var {}: texture_2d<u32>",
+            concat!(
+                include_str!("../../shaders/kv/texture.wgsl"),
+                include_str!("../../shaders/kv/texture_read.wgsl")
+            ),
+        ),
+    };
+    format!(
+        "@group(0) @binding({n}) {}; // (n_kv_heads, ctx, head_dim / 2) f16 pairs\n\
+         @group(0) @binding({}) {};\n{accessors}",
+        ty.replace("{}", "kc"),
+        n + 1,
+        ty.replace("{}", "vc")
+    )
 }
 
 /// Every kernel variant the engine can create, for validation tests.
@@ -703,13 +804,13 @@ pub fn all_variants() -> Vec<Kernel> {
     ];
     let mut v = vec![
         Kernel::RmsNorm,
-        Kernel::RopeKv,
         Kernel::Attention {
             subgroup: 0,
             hd4: 0,
             group: 0,
             dims: 0,
             tokens: false,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 8,
@@ -717,6 +818,7 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 3,
             dims: 0,
             tokens: false,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 32,
@@ -724,6 +826,7 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 1,
             dims: 0,
             tokens: false,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 8,
@@ -731,6 +834,7 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 3,
             dims: 2,
             tokens: false,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 8,
@@ -738,6 +842,7 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 4,
             dims: 4,
             tokens: false,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 8,
@@ -745,6 +850,7 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 3,
             dims: 0,
             tokens: true,
+            kv_tex: false,
         },
         Kernel::Attention {
             subgroup: 8,
@@ -752,14 +858,46 @@ pub fn all_variants() -> Vec<Kernel> {
             group: 4,
             dims: 0,
             tokens: true,
+            kv_tex: false,
         },
         Kernel::SiluMul,
         Kernel::Sample,
     ];
+    // Every kernel that binds the KV cache also with it in textures.
+    let kv: Vec<Kernel> = v
+        .iter()
+        .filter_map(|&k| match k {
+            Kernel::Attention {
+                subgroup,
+                hd4,
+                group,
+                dims,
+                tokens,
+                ..
+            } => Some(Kernel::Attention {
+                subgroup,
+                hd4,
+                group,
+                dims,
+                tokens,
+                kv_tex: true,
+            }),
+            _ => None,
+        })
+        .collect();
+    v.extend(kv);
+    v.extend([false, true].map(|kv_tex| Kernel::RopeKv { kv_tex }));
     for (ty, tex) in types.into_iter().flat_map(|t| [(t, false), (t, true)]) {
         v.push(Kernel::Embed { ty, tex });
         for group in [1, 3, 4] {
-            v.push(Kernel::AttnO { ty, tex, group });
+            for kv_tex in [false, true] {
+                v.push(Kernel::AttnO {
+                    ty,
+                    tex,
+                    group,
+                    kv_tex,
+                });
+            }
         }
         for (slices, nb, parts) in [(4, 6, 3), (2, 1, 1)] {
             v.push(Kernel::Ffn {
@@ -797,17 +935,21 @@ pub fn all_variants() -> Vec<Kernel> {
                 };
                 for &(norm, swiglu, rope) in fusions {
                     for &x_uniform in uniform {
-                        v.push(Kernel::Gemm {
-                            ty,
-                            residual,
-                            layout,
-                            tex,
-                            subgroup,
-                            norm,
-                            swiglu,
-                            rope,
-                            x_uniform,
-                        });
+                        // The KV cache in both stores where RoPE writes it.
+                        for kv_tex in [false, true].into_iter().take(1 + usize::from(rope)) {
+                            v.push(Kernel::Gemm {
+                                ty,
+                                residual,
+                                layout,
+                                tex,
+                                subgroup,
+                                norm,
+                                swiglu,
+                                rope,
+                                x_uniform,
+                                kv_tex,
+                            });
+                        }
                     }
                 }
             }
@@ -845,21 +987,25 @@ pub fn all_variants() -> Vec<Kernel> {
                                 _ => &[(0, false)],
                             };
                             for &(parts, fold) in with_parts {
-                                v.push(Kernel::Matvec {
-                                    ty,
-                                    fuse_norm,
-                                    swiglu,
-                                    residual,
-                                    subgroup,
-                                    split,
-                                    layout,
-                                    tex,
-                                    rope,
-                                    share_x: matches!(subgroup, 4 | 8) && split == 2,
-                                    x_uniform,
-                                    parts,
-                                    fold,
-                                });
+                                for kv_tex in [false, true].into_iter().take(1 + usize::from(rope))
+                                {
+                                    v.push(Kernel::Matvec {
+                                        ty,
+                                        fuse_norm,
+                                        swiglu,
+                                        residual,
+                                        subgroup,
+                                        split,
+                                        layout,
+                                        tex,
+                                        rope,
+                                        share_x: matches!(subgroup, 4 | 8) && split == 2,
+                                        x_uniform,
+                                        parts,
+                                        fold,
+                                        kv_tex,
+                                    });
+                                }
                             }
                         }
                     }

@@ -19,7 +19,7 @@ use crate::gguf::Gguf;
 use crate::gpu::{Gpu, StepParams};
 use crate::model::config::LlamaConfig;
 use crate::model::loader::{Body, Weights};
-use crate::ops::{self, AttnShape, Dispatch, GemmOpts, MatvecOpts, RopeOpts, Weight};
+use crate::ops::{self, AttnShape, Dispatch, GemmOpts, KvCache, MatvecOpts, RopeOpts, Weight};
 use crate::{Error, Result};
 
 /// Which activation buffer an op writes: lets a debug dump read it back.
@@ -67,8 +67,7 @@ struct LayerW {
     ffn_norm: wgpu::Buffer,
     gate_up: Weight, // [gate; up] rows
     down: Weight,
-    k_cache: wgpu::Buffer,
-    v_cache: wgpu::Buffer,
+    kv: KvCache,
 }
 
 /// The model on the GPU, ready to run steps.
@@ -177,6 +176,8 @@ impl LlamaGpu {
         } = w;
         let mut layers = Vec::with_capacity(lw.len());
         for (l, w) in lw.into_iter().enumerate() {
+            let kv = KvCache::new(gpu, &format!("blk.{l}"), shape, gpu.info.kv_textures)?;
+            bytes += kv.bytes();
             layers.push(LayerW {
                 attn_norm: w.attn_norm,
                 qkv: w.qkv,
@@ -184,8 +185,7 @@ impl LlamaGpu {
                 ffn_norm: w.ffn_norm,
                 gate_up: w.gate_up,
                 down: w.down,
-                k_cache: storage(&format!("blk.{l}.k_cache"), shape.cache_words())?,
-                v_cache: storage(&format!("blk.{l}.v_cache"), shape.cache_words())?,
+                kv,
             });
         }
         for w in layers
@@ -360,8 +360,7 @@ impl Builder<'_> {
             self.shape,
             self.rope(),
             &a.qkv,
-            &w.k_cache,
-            &w.v_cache,
+            &w.kv,
             max_tokens,
         )?;
         Ok(self.op(&format!("blk.{l}.rope_kv"), Act::Qkv, rope))
@@ -377,8 +376,7 @@ impl Builder<'_> {
             self.scale(),
             0,
             &a.qkv,
-            &w.k_cache,
-            &w.v_cache,
+            &w.kv,
             &a.attn,
             max_tokens,
         )?;
@@ -435,8 +433,7 @@ impl Builder<'_> {
                     rope: Some(ops::RopeFuse {
                         shape: self.shape,
                         rope: self.rope(),
-                        kc: &w.k_cache,
-                        vc: &w.v_cache,
+                        kv: &w.kv,
                     }),
                     parts: fold,
                     fold: fold.map(|_| &a.x),
@@ -473,8 +470,7 @@ impl Builder<'_> {
                     self.scale(),
                     0,
                     &a.qkv,
-                    &w.k_cache,
-                    &w.v_cache,
+                    &w.kv,
                     &a.attn,
                     &w.wo,
                     &a.parts,
@@ -566,8 +562,7 @@ impl Builder<'_> {
                 let rope = fuse_rope.then_some(ops::RopeFuse {
                     shape: self.shape,
                     rope: self.rope(),
-                    kc: &w.k_cache,
-                    vc: &w.v_cache,
+                    kv: &w.kv,
                 });
                 let qkv = GemmOpts {
                     norm: Some((&w.attn_norm, c.norm_eps)),

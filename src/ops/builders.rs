@@ -2,7 +2,7 @@
 //! largest step the bound buffers must hold.
 
 use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams, WParams};
-use super::{need, to_u32, Dispatch, Grid, Weight};
+use super::{need, to_u32, Dispatch, Grid, KvCache, Weight};
 use crate::gpu::{Gpu, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
@@ -62,19 +62,24 @@ pub struct MatvecOpts<'a> {
 pub struct RopeFuse<'a> {
     pub shape: AttnShape,
     pub rope: RopeOpts,
-    /// `(n_kv_heads, ctx, head_dim)` each, in f16 pairs (`AttnShape::cache_words`).
-    pub kc: &'a wgpu::Buffer,
-    pub vc: &'a wgpu::Buffer,
+    /// The layer's caches, `(n_kv_heads, ctx, head_dim)` each
+    /// (`AttnShape::cache_words`).
+    pub kv: &'a KvCache,
 }
 
-/// The bindings a RoPE epilogue adds after a kernel's own (matvec, row
-/// GEMM): its parameters and the two caches, checked for size.
-fn rope_tail(gpu: &Gpu, rf: &RopeFuse) -> Result<Vec<wgpu::Buffer>> {
-    need(rf.kc, rf.shape.cache_words() as u64, "k cache")?;
-    need(rf.vc, rf.shape.cache_words() as u64, "v cache")?;
+/// The parameters of a RoPE epilogue (matvec, row GEMM), the caches
+/// checked for size; they are bound after the kernel's own bindings,
+/// then the caches (`rope_tail`).
+fn rope_params_buf(gpu: &Gpu, rf: &RopeFuse) -> Result<wgpu::Buffer> {
+    rf.kv.check(rf.shape)?;
     let rp = rope_params(rf.shape, rf.rope)?;
-    let rpb = gpu.uniform_init("rope params", bytemuck::bytes_of(&rp))?;
-    Ok(vec![rpb, rf.kc.clone(), rf.vc.clone()])
+    gpu.uniform_init("rope params", bytemuck::bytes_of(&rp))
+}
+
+/// The bindings a RoPE epilogue adds: its parameters, K and V.
+fn rope_tail<'a>(params: &'a wgpu::Buffer, rf: &RopeFuse<'a>) -> Vec<wgpu::BindingResource<'a>> {
+    let [k, v] = rf.kv.resources();
+    vec![params.as_entire_binding(), k, v]
 }
 
 /// Checks a parts buffer (`MatvecOpts::parts`, `attention_o`): `count`
@@ -187,6 +192,7 @@ pub fn matvec(
         layout: opts.layout.unwrap_or(gpu.info.matvec_layout),
         tex: w.store.is_texture(),
         rope: opts.rope.is_some(),
+        kv_tex: opts.rope.is_some_and(|rf| rf.kv.is_texture()),
         // The broadcasts need every lane in every pass: whole pairs of
         // blocks.
         share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32).is_multiple_of(2),
@@ -226,7 +232,7 @@ pub fn matvec(
     let params = w.params(n, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow the
     // weight's bindings (gpu::kernels).
-    let mut tail_bufs = vec![];
+    let mut rope_buf = None;
     if let Some(rf) = opts.rope {
         if subgroup == 0 || rf.rope.neox || opts.swiglu || opts.residual {
             return Err(Error::shape(
@@ -240,10 +246,12 @@ pub fn matvec(
                 format!("{n} rows for a q|k|v width of {}", rf.shape.qkv_width()),
             ));
         }
-        tail_bufs = rope_tail(gpu, &rf)?;
+        rope_buf = Some(rope_params_buf(gpu, &rf)?);
     }
-    let mut tail: Vec<wgpu::BindingResource> =
-        tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
+    let mut tail = match (&rope_buf, &opts.rope) {
+        (Some(b), Some(rf)) => rope_tail(b, rf),
+        _ => Vec::new(),
+    };
     // The parts, last: the uniform view the shader declares, then where
     // they are folded to.
     if let Some((pb, _)) = opts.parts {
@@ -396,7 +404,7 @@ pub fn gemm_in_layout(
     };
     let params = w.params(w.rows, eps)?;
     // RoPE in the epilogue: its parameters and the caches follow.
-    let mut tail_bufs = vec![];
+    let mut rope_buf = None;
     if let Some(rf) = opts.rope {
         // The pair partner comes through a subgroup shuffle.
         if subgroup == 0 || opts.residual {
@@ -416,10 +424,12 @@ pub fn gemm_in_layout(
                 ),
             ));
         }
-        tail_bufs = rope_tail(gpu, &rf)?;
+        rope_buf = Some(rope_params_buf(gpu, &rf)?);
     }
-    let tail: Vec<wgpu::BindingResource> =
-        tail_bufs.iter().map(|b| b.as_entire_binding()).collect();
+    let tail = match (&rope_buf, &opts.rope) {
+        (Some(b), Some(rf)) => rope_tail(b, rf),
+        _ => Vec::new(),
+    };
     let subgroup = if layout == MatvecLayout::Rows {
         subgroup
     } else {
@@ -435,6 +445,7 @@ pub fn gemm_in_layout(
         swiglu: opts.swiglu,
         rope: opts.rope.is_some(),
         x_uniform: false,
+        kv_tex: opts.rope.is_some_and(|rf| rf.kv.is_texture()),
     };
     // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
     // a tile's tokens fit the 64 KiB view, which x's buffer holds from
@@ -633,20 +644,22 @@ pub fn rope_kv(
     s: AttnShape,
     rope: RopeOpts,
     qkv: &wgpu::Buffer,
-    kc: &wgpu::Buffer,
-    vc: &wgpu::Buffer,
+    kv: &KvCache,
     max_tokens: usize,
 ) -> Result<Dispatch> {
     let params = rope_params(s, rope)?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "rope qkv")?;
-    need(kc, s.cache_words() as u64, "k cache")?;
-    need(vc, s.cache_words() as u64, "v cache")?;
+    kv.check(s)?;
     let slots = to_u32(s.qkv_width() / 2, "rope slots")?;
-    Dispatch::new(
+    Dispatch::with_kv(
         gpu,
-        Kernel::RopeKv,
+        Kernel::RopeKv {
+            kv_tex: kv.is_texture(),
+        },
         bytemuck::bytes_of(&params),
-        &[qkv, kc, vc],
+        qkv,
+        kv,
+        None,
         Grid::Tokens {
             x: slots.div_ceil(64),
             tile: 1,
@@ -665,8 +678,7 @@ pub fn attention(
     scale: f32,
     window: usize,
     qkv: &wgpu::Buffer,
-    kc: &wgpu::Buffer,
-    vc: &wgpu::Buffer,
+    kv: &KvCache,
     out: &wgpu::Buffer,
     max_tokens: usize,
 ) -> Result<Dispatch> {
@@ -677,8 +689,7 @@ pub fn attention(
         scale,
         window,
         qkv,
-        kc,
-        vc,
+        kv,
         out,
         max_tokens,
         AttnKernel::Auto,
@@ -846,8 +857,7 @@ pub fn attention_o(
     scale: f32,
     window: usize,
     qkv: &wgpu::Buffer,
-    kc: &wgpu::Buffer,
-    vc: &wgpu::Buffer,
+    kv: &KvCache,
     out: &wgpu::Buffer,
     wo: &Weight,
     parts: &wgpu::Buffer,
@@ -860,14 +870,14 @@ pub fn attention_o(
         ));
     }
     need(qkv, s.qkv_width() as u64, "attention qkv")?;
-    need(kc, s.cache_words() as u64, "k cache")?;
-    need(vc, s.cache_words() as u64, "v cache")?;
+    kv.check(s)?;
     need(out, (s.n_heads * s.head_dim) as u64, "attention out")?;
     check_parts(gpu, parts, to_u32(s.n_kv_heads, "n_kv_heads")?, wo.rows)?;
     let kernel = Kernel::AttnO {
         ty: wo.ty,
         tex: wo.store.is_texture(),
         group: to_u32(s.n_heads / s.n_kv_heads, "n_heads")?,
+        kv_tex: kv.is_texture(),
     };
     let ap = attn_params(s, scale, window)?;
     let apb = gpu.uniform_init("attention params", bytemuck::bytes_of(&ap))?;
@@ -878,11 +888,7 @@ pub fn attention_o(
         bytemuck::bytes_of(&params),
         &wo.store,
         &[&apb, qkv, out],
-        &[
-            kc.as_entire_binding(),
-            vc.as_entire_binding(),
-            parts.as_entire_binding(),
-        ],
+        &[kv.k.resource(), kv.v.resource(), parts.as_entire_binding()],
         Grid::Tokens {
             x: to_u32(s.n_kv_heads, "n_kv_heads")?,
             tile: 1,
@@ -923,16 +929,14 @@ pub fn attention_with(
     scale: f32,
     window: usize,
     qkv: &wgpu::Buffer,
-    kc: &wgpu::Buffer,
-    vc: &wgpu::Buffer,
+    kv: &KvCache,
     out: &wgpu::Buffer,
     max_tokens: usize,
     pick: AttnKernel,
 ) -> Result<Dispatch> {
     s.check()?;
     need(qkv, (max_tokens * s.qkv_width()) as u64, "attention qkv")?;
-    need(kc, s.cache_words() as u64, "k cache")?;
-    need(vc, s.cache_words() as u64, "v cache")?;
+    kv.check(s)?;
     need(
         out,
         (max_tokens * s.n_heads * s.head_dim) as u64,
@@ -974,6 +978,7 @@ pub fn attention_with(
         },
         dims: to_u32(dims, "head_dim")?,
         tokens,
+        kv_tex: kv.is_texture(),
     };
     // One workgroup per (head, token); per (KV head, token) for subgroups;
     // per (KV head, 8 tokens) with lanes over tokens.
@@ -983,11 +988,13 @@ pub fn attention_with(
         s.n_heads
     };
     let tile = if tokens { 8 } else { 1 };
-    Dispatch::new(
+    Dispatch::with_kv(
         gpu,
         kernel,
         bytemuck::bytes_of(&params),
-        &[qkv, kc, vc, out],
+        qkv,
+        kv,
+        Some(out),
         Grid::Tokens {
             x: to_u32(x, "heads")?,
             tile,

@@ -4,11 +4,13 @@
 //! Nothing here runs per token except `Dispatch::encode`.
 
 mod builders;
+mod kv;
 pub mod params;
 mod tune;
 mod weight;
 
 pub use builders::*;
+pub use kv::{KvCache, KvStore, KV_WORDS_PER_ROW};
 pub use tune::{tune, tune_with, Tuning};
 pub use weight::{Weight, WeightStore, WEIGHT_TEXELS_PER_ROW};
 
@@ -68,6 +70,24 @@ impl Dispatch {
         step: &wgpu::Buffer,
     ) -> Result<Self> {
         Self::bind(gpu, kernel, params, None, buffers, &[], grid, step, 0)
+    }
+
+    /// A launch binding `step`, a new uniform holding `params`, `qkv`, the
+    /// caches `kv` (K, V) and `out` if any (rope_kv, attention).
+    #[allow(clippy::too_many_arguments)]
+    fn with_kv(
+        gpu: &Gpu,
+        kernel: Kernel,
+        params: &[u8],
+        qkv: &wgpu::Buffer,
+        kv: &KvCache,
+        out: Option<&wgpu::Buffer>,
+        grid: Grid,
+        step: &wgpu::Buffer,
+    ) -> Result<Self> {
+        let mut tail = kv.resources().to_vec();
+        tail.extend(out.map(|o| o.as_entire_binding()));
+        Self::bind(gpu, kernel, params, None, &[qkv], &tail, grid, step, 0)
     }
 
     /// A launch of a weight kernel: the weight is binding 2, then `rest`

@@ -143,6 +143,7 @@ mod tests {
                 x_uniform: false,
                 parts: 0,
                 fold: false,
+                kv_tex: false,
             };
             check!(
                 mv,
@@ -167,6 +168,7 @@ mod tests {
                     swiglu: false,
                     rope: false,
                     x_uniform: false,
+                    kv_tex: false,
                 },
                 "WParams",
                 WParams,
@@ -199,6 +201,7 @@ mod tests {
             x_uniform: false,
             parts: 0,
             fold: false,
+            kv_tex: false,
         };
         check!(
             fused,
@@ -207,7 +210,7 @@ mod tests {
             [n_heads, n_kv_heads, head_dim, rope_dim, ctx, neox, theta, _pad]
         );
         check!(
-            Kernel::RopeKv,
+            Kernel::RopeKv { kv_tex: false },
             "RopeParams",
             RopeParams,
             [n_heads, n_kv_heads, head_dim, rope_dim, ctx, neox, theta, _pad]
@@ -219,6 +222,7 @@ mod tests {
                 group: 0,
                 dims: 0,
                 tokens: false,
+                kv_tex: false,
             },
             "AttnParams",
             AttnParams,

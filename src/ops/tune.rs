@@ -72,6 +72,7 @@ async fn cpu_defaults(gpu: &mut Gpu) -> Result<()> {
     if let Some(4..) = gpu.info.subgroup_lanes {
         gpu.info.matvec_split = 2;
         gpu.info.weight_textures = true;
+        gpu.info.kv_textures = true;
     } else {
         race_matvec_layouts(gpu).await?;
     }
@@ -119,6 +120,7 @@ async fn race_layouts(gpu: &mut Gpu) -> Result<()> {
         // by ~1.2-1.3x. So on CPU adapters textures need only not lose.
         let margin = if gpu.info.cpu { 1.0 } else { MARGIN };
         gpu.info.weight_textures = tx[1] < margin * tx[0];
+        gpu.info.kv_textures = gpu.info.weight_textures;
     }
     // The GEMM reads the weights where decode keeps them.
     let tex = gpu.info.weight_textures;

@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock};
 
 use edge_llm::gguf::GgmlType;
 use edge_llm::gpu::{Gpu, StepParams};
-use edge_llm::ops::Dispatch;
+use edge_llm::ops::{Dispatch, KvCache, KvStore};
 
 /// Written past the end of every output; a kernel that writes out of bounds
 /// (within the buffer) changes it.
@@ -178,6 +178,48 @@ pub fn guarded(init: &[f32]) -> wgpu::Buffer {
     let mut v = init.to_vec();
     v.extend(std::iter::repeat_n(SENTINEL, GUARD));
     upload(&v)
+}
+
+/// A KV cache holding `k` and `v` (f16 words as f32 bit patterns,
+/// `f16_words`) followed by sentinels: `GUARD` of them in buffers, or
+/// (`tex`) the rest of the textures' last row.
+pub fn kv_cache(k: &[f32], v: &[f32], tex: bool) -> KvCache {
+    if !tex {
+        return KvCache::from_buffers(guarded(k), guarded(v));
+    }
+    let g = gpu();
+    let store = |init: &[f32], label: &str| {
+        let s = KvStore::new(g, label, (init.len() + GUARD) as u64, true).unwrap();
+        assert!(s.is_texture(), "{label}: a texture on this adapter");
+        let mut words: Vec<u32> = init.iter().map(|x| x.to_bits()).collect();
+        words.resize(s.words() as usize, SENTINEL.to_bits());
+        s.write(g, &words).unwrap();
+        s
+    };
+    KvCache {
+        k: store(k, "test k cache"),
+        v: store(v, "test v cache"),
+    }
+}
+
+/// `kv_cache`'s first `n` words of K and V (as f32 bit patterns), after
+/// checking that the sentinels past them are untouched.
+pub fn read_kv(kv: &KvCache, n: usize, what: &str) -> (Vec<f32>, Vec<f32>) {
+    let read = |s: &KvStore, name: &str| {
+        let words = pollster::block_on(s.read(gpu())).unwrap();
+        let all: Vec<f32> = words.into_iter().map(f32::from_bits).collect();
+        assert!(all.len() >= n + GUARD, "{what}: {name} too small");
+        let end = if s.is_texture() { all.len() } else { n + GUARD };
+        for (i, &v) in all[n..end].iter().enumerate() {
+            assert!(
+                v.to_bits() == SENTINEL.to_bits(),
+                "{what}: {name}: stray write at word {}: {v}",
+                n + i
+            );
+        }
+        all[..n].to_vec()
+    };
+    (read(&kv.k, "k cache"), read(&kv.v, "v cache"))
 }
 
 /// Reads a whole f32 buffer.
