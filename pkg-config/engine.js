@@ -269,6 +269,8 @@ export function adapterInfo(a) {
     splitTuneMs: a.split_tune_ms,
     weightTextures: a.weight_textures,
     textureTuneMs: a.texture_tune_ms,
+    kvTextures: a.kv_textures,
+    kvTuneMs: a.kv_tune_ms,
     tuneTotalMs: a.tune_total_ms,
   };
 }

@@ -257,6 +257,10 @@ export interface AdapterInfo {
   weightTextures: boolean;
   /** What that benchmark measured, ms: [buffer, texture]. */
   textureTuneMs: [number, number];
+  /** The KV cache in textures instead of storage buffers (where decode attention ran faster so). */
+  kvTextures: boolean;
+  /** What that benchmark measured, ms: [buffer, texture]; zeros where it did not run. */
+  kvTuneMs: [number, number];
   /** Wall time of all those benchmarks at load (shader compiles included), ms. */
   tuneTotalMs: number;
 }

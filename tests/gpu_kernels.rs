@@ -1429,7 +1429,7 @@ mod sample_tests;
 
 /// `Tuning::Race` runs every race there is on lavapipe, and the row GEMM
 /// wins it by the margin `Tuning::Auto` relies on for CPU adapters, which
-/// race nothing once the adapter has subgroups.
+/// race nothing but the KV store (natively) once the adapter has subgroups.
 #[test]
 fn tuning_races_and_cpu_defaults() {
     use edge_llm::gpu::Gpu;
@@ -1446,6 +1446,7 @@ fn tuning_races_and_cpu_defaults() {
         ("split", i.split_tune_ms),
         ("texture", i.texture_tune_ms),
         ("gemm", i.gemm_tune_ms),
+        ("kv", i.kv_tune_ms),
     ] {
         assert!(
             ms.iter().all(|&t| t > 0.0 && t.is_finite()),
@@ -1469,7 +1470,12 @@ fn tuning_races_and_cpu_defaults() {
     assert_eq!(
         (a.matvec_tune_ms, a.gemm_tune_ms),
         ([0.0; 2], [0.0; 2]),
-        "CPU adapters race nothing"
+        "CPU adapters race nothing but the KV store"
+    );
+    assert!(
+        a.kv_tune_ms.iter().all(|&t| t > 0.0 && t.is_finite()),
+        "kv race: {:?}",
+        a.kv_tune_ms
     );
 }
 

@@ -58,9 +58,13 @@ pub struct GpuInfo {
     /// What `ops::tune` measured for that matvec: [buffer, texture] ms.
     pub texture_tune_ms: [f64; 2],
     /// The KV cache goes in r32uint textures (`ops::KvCache`): where
-    /// weights do, texel fetches having beaten storage loads there.
-    /// lavapipe's decode attention at position 1024 ran ~1.9x faster so.
+    /// `ops::tune` measured decode attention clearly faster so (lavapipe
+    /// on a host without AVX-512: ~1.9x at position 1024; with it,
+    /// storage loads win).
     pub kv_textures: bool,
+    /// What `ops::tune` measured for that attention: [buffer, texture] ms
+    /// (zeros: not raced).
+    pub kv_tune_ms: [f64; 2],
     /// Wall time of the whole of `ops::tune` (pipeline compiles included),
     /// part of the load time.
     pub tune_total_ms: f64,
@@ -160,6 +164,7 @@ impl Gpu {
             split_tune_ms: [0.0; 2],
             weight_textures: false,
             kv_textures: false,
+            kv_tune_ms: [0.0; 2],
             texture_tune_ms: [0.0; 2],
             tune_total_ms: 0.0,
         };

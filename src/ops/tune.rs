@@ -6,7 +6,10 @@
 //! slower, and adapter names do not say which is which (the browser hides
 //! them). So load times both on a model-shaped problem and keeps the winner.
 
-use super::{gemm_in_layout, gemm_subgroup, matvec, Dispatch, MatvecOpts, Weight};
+use super::{
+    attention, gemm_in_layout, gemm_subgroup, matvec, AttnShape, Dispatch, KvCache, MatvecOpts,
+    Weight,
+};
 use crate::gguf::GgmlType;
 use crate::gpu::{now_ms, Gpu, MatvecLayout, StepParams};
 use crate::Result;
@@ -25,6 +28,14 @@ const MARGIN: f64 = 0.8;
 /// Row sets of 2 lanes must win too (by ~1.2x on lavapipe's cached tuning
 /// weight, 1.1-1.25x streaming a model).
 const SPLIT_MARGIN: f64 = 0.95;
+/// The tuning attention: a small model's heads (SmolLM2-135M) over this
+/// many keys, one token.
+const KV_SHAPE: AttnShape = AttnShape {
+    n_heads: 9,
+    n_kv_heads: 3,
+    head_dim: 64,
+    ctx: 512,
+};
 
 /// Sets `gpu.info.matvec_layout` and `gemm_layout` to the faster layouts
 /// on this device (`Tuning::Auto`). They are raced separately: on lavapipe
@@ -34,7 +45,9 @@ const SPLIT_MARGIN: f64 = 0.95;
 /// of all 8; GPUs want the many workgroups of the wide sets. Then it
 /// races that matvec on weights in a buffer and in a texture and sets
 /// `weight_textures` (textures win on lavapipe: ops::weight), before
-/// racing the GEMM layouts on the chosen store.
+/// racing the GEMM layouts on the chosen store. Last it races decode
+/// attention over the KV cache in buffers and in textures
+/// (`kv_textures`).
 pub async fn tune(gpu: &mut Gpu) -> Result<()> {
     tune_with(gpu, Tuning::Auto).await
 }
@@ -47,10 +60,29 @@ pub enum Tuning {
     /// 9 s load), so CPU adapters (lavapipe, SwiftShader, by device type)
     /// take the winners every race there has picked by a clear margin:
     /// row sets of 2 lanes (lavapipe 1.3-2x, SwiftShader ~1.15x), weights
-    /// in textures (1.2x, 1.7x) and the row GEMM (~10x, ~5x).
+    /// in textures (1.2x, 1.7x) and the row GEMM (~10x, ~5x). Natively
+    /// they still race the KV store, whose winner on lavapipe depends on
+    /// the host's CPU.
     Auto,
     /// Race everything the adapter has (tests, benchmarks).
     Race,
+}
+
+/// Sets `kv_textures` where decode attention runs clearly faster over the
+/// caches in textures (`ops::KvCache`). Raced on every native adapter: on
+/// lavapipe textures won by ~1.9x at position 1024 on a host without
+/// AVX-512 and lost by ~1.6x on one with it (BENCHMARKS.md).
+async fn race_kv(gpu: &mut Gpu) -> Result<()> {
+    let kv = race(
+        gpu,
+        [(Kind::Attention, false), (Kind::Attention, true)],
+        REPS,
+        ROUNDS,
+    )
+    .await?;
+    gpu.info.kv_tune_ms = kv;
+    gpu.info.kv_textures = kv[1] < MARGIN * kv[0];
+    Ok(())
 }
 
 /// `tune`, measuring as much as `how` says.
@@ -72,11 +104,16 @@ async fn cpu_defaults(gpu: &mut Gpu) -> Result<()> {
     if let Some(4..) = gpu.info.subgroup_lanes {
         gpu.info.matvec_split = 2;
         gpu.info.weight_textures = true;
-        gpu.info.kv_textures = true;
     } else {
         race_matvec_layouts(gpu).await?;
     }
     gpu.info.gemm_layout = MatvecLayout::Rows;
+    // The KV store natively (lavapipe: the winner depends on the host's
+    // CPU). Chromium's SwiftShader ran decode attention as fast over either
+    // (~0.4 s a token over 500 keys), so the browser keeps buffers and
+    // saves the race's shader compiles.
+    #[cfg(not(target_arch = "wasm32"))]
+    race_kv(gpu).await?;
     Ok(())
 }
 
@@ -120,14 +157,13 @@ async fn race_layouts(gpu: &mut Gpu) -> Result<()> {
         // by ~1.2-1.3x. So on CPU adapters textures need only not lose.
         let margin = if gpu.info.cpu { 1.0 } else { MARGIN };
         gpu.info.weight_textures = tx[1] < margin * tx[0];
-        gpu.info.kv_textures = gpu.info.weight_textures;
     }
     // The GEMM reads the weights where decode keeps them.
     let tex = gpu.info.weight_textures;
     let gm = race(gpu, [(Gemm(Groups), tex), (Gemm(Rows), tex)], 1, 2).await?;
     gpu.info.gemm_tune_ms = gm;
     gpu.info.gemm_layout = pick(gm);
-    Ok(())
+    race_kv(gpu).await
 }
 
 /// The layout of a [groups, rows] race: rows only when clearly faster.
@@ -141,7 +177,7 @@ fn pick([groups, rows]: [f64; 2]) -> MatvecLayout {
 
 /// Best ms of `rounds` alternating rounds of `reps` dispatches of each of
 /// the two kernels.
-/// `(kind, weight in a texture)` each.
+/// `(kind, weight (or KV cache) in a texture)` each.
 async fn race(gpu: &Gpu, kinds: [(Kind, bool); 2], reps: u32, rounds: usize) -> Result<[f64; 2]> {
     let a = Timed::new(gpu, kinds[0].0, kinds[0].1)?;
     let b = Timed::new(gpu, kinds[1].0, kinds[1].1)?;
@@ -164,6 +200,9 @@ enum Kind {
     Matvec(Variant),
     /// Prefill: the gate/up GEMM over `GEMM_TOKENS` tokens.
     Gemm(MatvecLayout),
+    /// Decode attention of `KV_SHAPE` at its last position (the bool of
+    /// `race`: the KV cache in textures).
+    Attention,
 }
 
 /// Which matvec kernel.
@@ -184,7 +223,8 @@ struct Timed {
     n_tokens: u32,
     y: wgpu::Buffer,
     // Kept alive for the bind group.
-    _w: Weight,
+    _w: Option<Weight>,
+    _kv: Option<KvCache>,
     _bufs: [wgpu::Buffer; 3],
 }
 
@@ -193,6 +233,7 @@ impl Timed {
         let n_tokens = match kind {
             Kind::Matvec(_) => 1,
             Kind::Gemm(_) => GEMM_TOKENS,
+            Kind::Attention => return Self::attention(gpu, texture),
         };
         let tokens = n_tokens as usize;
         // Zero blocks: timing does not depend on the values.
@@ -235,6 +276,8 @@ impl Timed {
                     fold: None,
                 },
             )?,
+            // Returned above.
+            Kind::Attention => return Self::attention(gpu, texture),
             Kind::Gemm(layout) => {
                 let sg = gemm_subgroup(gpu);
                 gemm_in_layout(
@@ -254,8 +297,36 @@ impl Timed {
             dispatch,
             n_tokens,
             y,
-            _w: w,
+            _w: Some(w),
+            _kv: None,
             _bufs: [step, x, nw],
+        })
+    }
+
+    /// `Kind::Attention` over zeroed caches (timing does not depend on
+    /// the values), in textures when `texture`.
+    fn attention(gpu: &Gpu, texture: bool) -> Result<Timed> {
+        let s = KV_SHAPE;
+        let kv = KvCache::new(gpu, "tune", s, texture)?;
+        let step = gpu.uniform_init(
+            "tune step",
+            bytemuck::bytes_of(&StepParams {
+                n_tokens: 1,
+                pos0: s.ctx as u32 - 1,
+                ..StepParams::default()
+            }),
+        )?;
+        let qkv = gpu.storage("tune qkv", (s.qkv_width() * 4) as u64)?;
+        let y = gpu.storage("tune attn", (s.n_heads * s.head_dim * 4) as u64)?;
+        let scale = 1.0 / (s.head_dim as f32).sqrt();
+        let dispatch = attention(gpu, &step, s, scale, 0, &qkv, &kv, &y, 1)?;
+        Ok(Timed {
+            dispatch,
+            n_tokens: 1,
+            y: y.clone(),
+            _w: None,
+            _kv: Some(kv),
+            _bufs: [step, qkv, y],
         })
     }
 

@@ -172,6 +172,7 @@ try {
     subgroup_lanes: e.info.adapter.subgroupLanes,
     matvec_split: e.info.adapter.matvecSplit,
     weight_textures: e.info.adapter.weightTextures,
+    kv_textures: e.info.adapter.kvTextures,
     tune_ms: e.info.adapter.tuneTotalMs,
     first_ttft_ms: e.firstTtftMs,
     ttft_ms: median(e.runs.map((r) => r.ttft_ms)),

@@ -107,7 +107,8 @@ test("Engine.load(url) streams into the GPU with progress, low wasm memory", asy
     `load: ${r.ms.toFixed(0)} ms, wasm memory ${(info.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (peak), ` +
       `buffered ${(info.load.peakBufferedBytes / 2 ** 20).toFixed(1)} MiB, GPU ${(info.model.gpuBytes / 2 ** 20).toFixed(1)} MiB, matvec layout ${info.adapter.matvecLayout} (tuning ms ${info.adapter.matvecTuneMs.map((t) => t.toFixed(1))}), ` +
       `subgroups of ${info.adapter.subgroupLanes}, split ${info.adapter.matvecSplit} (ms ${info.adapter.splitTuneMs.map((t) => t.toFixed(1))}), ` +
-      `textures ${info.adapter.weightTextures} (ms ${info.adapter.textureTuneMs.map((t) => t.toFixed(1))})`,
+      `textures ${info.adapter.weightTextures} (ms ${info.adapter.textureTuneMs.map((t) => t.toFixed(1))}), ` +
+      `KV textures ${info.adapter.kvTextures} (ms ${info.adapter.kvTuneMs.map((t) => t.toFixed(1))})`,
   );
 });
 
