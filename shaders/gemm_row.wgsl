@@ -33,8 +33,8 @@
 @group(0) @binding(1) var<uniform> wp: WParams;
 // binding 2: the weight, declared by shaders/weights/ (buffer or texture)
 // binding 3: x, (n_tokens, k): storage, or a uniform view of a tile's
-// tokens from wp.x0 (gpu::kernels, `Kernel::Gemm { x_uniform }`); indices
-// into it are masked with X_MASK.
+// tokens from wp.x0 (or two, the second bound last: gpu::kernels,
+// `Kernel::Gemm { x_uniform, x_split }`), read through `x_at`.
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;        // (n_tokens, n)
 
 override RESIDUAL: bool = false;

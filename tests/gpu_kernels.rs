@@ -261,17 +261,19 @@ fn gemm_case(
     for lanes in [4, 8].into_iter().filter(|&l| l <= ops::gemm_subgroup(g)) {
         layouts.push((MatvecLayout::Rows, lanes));
     }
-    // x followed by 64 KiB of NaN: room for the uniform view of every
-    // tile, so the 8-lane row GEMM binds x as a uniform (one dispatch per
-    // 16 tokens), and a read past the tokens would show.
+    // x followed by 128 KiB of NaN: room for the uniform views of every
+    // tile (two where a tile's 16 tokens pass 64 KiB, k > 1024), so the
+    // 8-lane row GEMM binds x as a uniform (one dispatch per 16 tokens),
+    // and a read past the tokens would show.
     let padded = {
         let mut v = x.clone();
         v.extend(std::iter::repeat_n(
             f32::NAN,
-            ops::X_UNIFORM_BYTES as usize / 4,
+            2 * ops::X_UNIFORM_BYTES as usize / 4,
         ));
         upload(&v)
     };
+    let split = 16 * k * 4 > ops::X_UNIFORM_BYTES as usize;
     let cases = [&wb, &wt]
         .into_iter()
         .flat_map(|w| layouts.iter().map(move |&(l, sg)| (w, l, sg)));
@@ -294,6 +296,11 @@ fn gemm_case(
             pad,
             "{what}: x as a uniform exactly with the padded buffer"
         );
+        assert_eq!(
+            matches!(d.kernel, Kernel::Gemm { x_split: true, .. }),
+            pad && split,
+            "{what}: two views exactly where a tile passes 64 KiB"
+        );
         run(&[&d], n_tokens as u32);
         let what = format!(
             "{what} {layout:?} subgroup {sg} texture {} x uniform {pad}",
@@ -314,6 +321,12 @@ fn gemm_all_types() {
                     gemm_case(&mut rng, ty, rows, k, n_tokens, residual, (false, false));
                 }
             }
+        }
+    }
+    // A tile's x over two uniform views (SmolLM2's down, k = 1536).
+    for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+        for n_tokens in [5, 33] {
+            gemm_case(&mut rng, ty, 40, 1536, n_tokens, true, (false, false));
         }
     }
     print_worst("gemm");

@@ -14,8 +14,8 @@ fn x_unit(base: u32, last: u32, k4: u32, c: vec2<u32>, lane: u32,
     }
     for (var j = 0u; j < TOK; j++) {
         let o = base + min(j, last) * k4;
-        let l = x[(o + c.x) & X_MASK];
-        let h = x[(o + c.y) & X_MASK];
+        let l = x_at(o + c.x);
+        let h = x_at(o + c.y);
         xu.lo[j] = l;
         xu.hi[j] = h;
         if NORM {

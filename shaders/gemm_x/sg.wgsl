@@ -20,8 +20,8 @@ struct XPair {
 
 // `g`: the norm weight at columns c (NORM).
 fn x_pair(o: u32, c: vec2<u32>, g: XPair, s: ptr<function, f32>) -> XPair {
-    let l = x[(o + c.x) & X_MASK];
-    let h = x[(o + c.y) & X_MASK];
+    let l = x_at(o + c.x);
+    let h = x_at(o + c.y);
     if NORM {
         *s += dot(l, l) + dot(h, h);
         return XPair(l * g.l, h * g.h);

@@ -97,6 +97,10 @@ pub enum Kernel {
         /// uniform load is a gather. The GEMMs ran 2.5-3.4x faster so on
         /// such a host (BENCHMARKS.md, sixth session).
         x_uniform: bool,
+        /// With `x_uniform`: a tile's tokens span two 64 KiB views (k in
+        /// 1025..=2048: the down GEMM), the second bound after every other
+        /// binding.
+        x_split: bool,
         /// As `Matvec`'s.
         kv_tex: bool,
     },
@@ -186,6 +190,9 @@ impl Kernel {
         } = self
         {
             b[3] = U;
+        }
+        if let Kernel::Gemm { x_split: true, .. } = self {
+            b.push(U);
         }
         if let Kernel::Matvec {
             parts: 1.., fold, ..
@@ -608,28 +615,41 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
                 "const X_UNIFORM = true;\n\
                  const X_MASK = 4095u;\n\
                  @group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (k,): one token\n"
+                    .to_string()
             } else {
                 "const X_UNIFORM = false;\n\
                  const X_MASK = 0xffffffffu;\n\
                  @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n"
+                    .to_string()
             }
         }
-        // The row GEMM's x: the same choice, indexed from the view's first
-        // token (`WParams::x0`).
+        // The row GEMM's x (`x_at`): the same choice, indexed from the
+        // view's first token (`WParams::x0`), or two views, the second at
+        // the last binding.
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
             x_uniform,
+            x_split,
             ..
-        } => {
-            if x_uniform {
-                "const X_MASK = 4095u;\n\
-                 @group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile\n"
-            } else {
-                "const X_MASK = 0xffffffffu;\n\
-                 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n"
+        } => match (x_uniform, x_split) {
+            (true, true) => format!(
+                "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile's first 64 KiB\n\
+                 @group(0) @binding({}) var<uniform> x_hi: array<vec4<f32>, 4096>; // and the next 64 KiB\n\
+                 fn x_at(i: u32) -> vec4<f32> {{ return select(x_hi[i & 4095u], x[i & 4095u], i < 4096u); }}\n",
+                kernel.bindings().len() - 1
+            ),
+            (true, false) => {
+                "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile\n\
+                 fn x_at(i: u32) -> vec4<f32> { return x[i & 4095u]; }\n"
+                    .to_string()
             }
-        }
-        _ => "",
+            _ => {
+                "@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n\
+                 fn x_at(i: u32) -> vec4<f32> { return x[i]; }\n"
+                    .to_string()
+            }
+        },
+        _ => String::new(),
     };
     // The subgroup matvec's partial O projections (shaders/parts.wgsl): a
     // uniform after every other binding, or stubs.
@@ -927,14 +947,15 @@ pub fn all_variants() -> Vec<Kernel> {
                     ],
                     _ => &[(false, false, false)],
                 };
-                // x as a uniform: the row GEMM on 8 lanes only.
-                let uniform: &[bool] = if layout == MatvecLayout::Rows && subgroup == 8 {
-                    &[false, true]
+                // x as a uniform (one view or two): the row GEMM on 8 lanes
+                // only.
+                let uniform: &[(bool, bool)] = if layout == MatvecLayout::Rows && subgroup == 8 {
+                    &[(false, false), (true, false), (true, true)]
                 } else {
-                    &[false]
+                    &[(false, false)]
                 };
                 for &(norm, swiglu, rope) in fusions {
-                    for &x_uniform in uniform {
+                    for &(x_uniform, x_split) in uniform {
                         // The KV cache in both stores where RoPE writes it.
                         for kv_tex in [false, true].into_iter().take(1 + usize::from(rope)) {
                             v.push(Kernel::Gemm {
@@ -947,6 +968,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                 swiglu,
                                 rope,
                                 x_uniform,
+                                x_split,
                                 kv_tex,
                             });
                         }

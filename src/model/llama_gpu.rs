@@ -146,7 +146,8 @@ impl LlamaGpu {
             Ok(b)
         };
         // The GEMMs' inputs get 64 KiB more: the row GEMM binds x as a
-        // uniform, a 64 KiB view from each tile's first token (ops::gemm).
+        // uniform, a 64 KiB view from each tile's first token (ops::gemm);
+        // down's (a tile's tokens over ffn > 1024 columns) takes two.
         let view = ops::X_UNIFORM_BYTES as usize / 4;
         let acts = Acts {
             x: storage("x", max_batch * dim + view)?,
@@ -154,7 +155,7 @@ impl LlamaGpu {
             qkv: storage("qkv", max_batch * (qd + 2 * kvd))?,
             attn: storage("attn", max_batch * qd + view)?,
             ffh: storage("ffh", max_batch * 2 * ffn)?,
-            h: storage("h", max_batch * ffn)?,
+            h: storage("h", max_batch * ffn + 2 * view)?,
             logits: storage("logits", max_batch * vocab)?,
             // Read through a 64 KiB uniform view (ops::MatvecOpts::parts).
             parts: storage("parts", ops::X_UNIFORM_BYTES as usize / 4)?,

@@ -445,25 +445,34 @@ pub fn gemm_in_layout(
         swiglu: opts.swiglu,
         rope: opts.rope.is_some(),
         x_uniform: false,
+        x_split: false,
         kv_tex: opts.rope.is_some_and(|rf| rf.kv.is_texture()),
     };
     // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
-    // a tile's tokens fit the 64 KiB view, which x's buffer holds from
-    // every tile's first token.
+    // a tile's tokens fit one 64 KiB view, or two (`x_split`), which x's
+    // buffer holds from every tile's first token.
     let tile = kernel.gemm_tokens();
     let tile_bytes = u64::from(tile) * w.cols as u64 * 4;
+    let views = tile_bytes.div_ceil(X_UNIFORM_BYTES);
     let max_t = to_u32(max_tokens, "gemm tokens")?;
     let x_uniform = layout == MatvecLayout::Rows
         && subgroup == 8
         && gpu.info.x_uniform
-        && tile_bytes <= X_UNIFORM_BYTES.min(gpu.info.max_uniform_binding)
-        && u64::from(max_t.div_ceil(tile).saturating_sub(1)) * tile_bytes + X_UNIFORM_BYTES
+        && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding
+        && views <= 2
+        && u64::from(max_t.div_ceil(tile).saturating_sub(1)) * tile_bytes + views * X_UNIFORM_BYTES
             <= x.size()
         && tile_bytes.is_multiple_of(u64::from(
             gpu.device.limits().min_uniform_buffer_offset_alignment,
         ));
-    if let Kernel::Gemm { x_uniform: xu, .. } = &mut kernel {
+    if let Kernel::Gemm {
+        x_uniform: xu,
+        x_split,
+        ..
+    } = &mut kernel
+    {
         *xu = x_uniform;
+        *x_split = x_uniform && views == 2;
     }
     let x_groups = to_u32(n, "gemm rows")?.div_ceil(rows);
     if x_uniform {

@@ -192,6 +192,14 @@ impl Dispatch {
             all.push(w.resource());
         }
         all.extend(tail.iter().cloned());
+        // A GEMM tile's second 64 KiB of x, last.
+        if let Kernel::Gemm { x_split: true, .. } = kernel {
+            all.push(wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: buffers[0],
+                offset: x_offset + builders::X_UNIFORM_BYTES,
+                size: std::num::NonZeroU64::new(builders::X_UNIFORM_BYTES),
+            }));
+        }
         let bind_group = gpu.bind_group(kernel, &all)?;
         Ok(Dispatch {
             kernel,

@@ -168,6 +168,7 @@ mod tests {
                     swiglu: false,
                     rope: false,
                     x_uniform: false,
+                    x_split: false,
                     kv_tex: false,
                 },
                 "WParams",
