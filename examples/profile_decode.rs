@@ -75,8 +75,14 @@ fn main() {
     let s = &e.session;
     let i = &s.gpu.info;
     println!(
-        "tuned: matvec {:?} split {}, gemm {:?} {:?} ms, weight textures {}",
-        i.matvec_layout, i.matvec_split, i.gemm_layout, i.gemm_tune_ms, i.weight_textures
+        "tuned: matvec {:?} split {}, gemm {:?} {:?} ms, weight textures {}, KV textures {} {:?} ms",
+        i.matvec_layout,
+        i.matvec_split,
+        i.gemm_layout,
+        i.gemm_tune_ms,
+        i.weight_textures,
+        i.kv_textures,
+        i.kv_tune_ms
     );
     let (ops, n_tokens) = match prefill {
         Some(n) => {
