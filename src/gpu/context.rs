@@ -221,6 +221,47 @@ impl Gpu {
         Ok(buf)
     }
 
+    /// A `width` x `rows` 2-D texture of `format` and its view, counted
+    /// with the buffers; `None` where the adapter's textures are smaller
+    /// (the caller keeps the data in a buffer instead: weights, the KV
+    /// cache).
+    pub fn texture_2d(
+        &self,
+        label: &str,
+        width: u32,
+        rows: u64,
+        format: wgpu::TextureFormat,
+        usage: wgpu::TextureUsages,
+    ) -> Result<Option<(wgpu::Texture, wgpu::TextureView)>> {
+        let max = self.info.max_texture_2d;
+        let Some(height) = u32::try_from(rows)
+            .ok()
+            .filter(|&h| h <= max && width <= max)
+        else {
+            return Ok(None);
+        };
+        let tex = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage,
+            view_formats: &[],
+        });
+        let texel = u64::from(format.block_copy_size(None).unwrap_or(4));
+        self.counters
+            .buffer(u64::from(width) * u64::from(height) * texel);
+        self.check()?;
+        let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
+        Ok(Some((tex, view)))
+    }
+
     /// A storage buffer holding `data`.
     pub fn storage_init(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
         let buf = self.storage(label, data.len() as u64)?;

@@ -31,32 +31,23 @@ impl KvStore {
     /// adapter's textures can hold them, else a buffer.
     pub fn new(gpu: &Gpu, label: &str, words: u64, texture: bool) -> Result<KvStore> {
         let rows = words.max(1).div_ceil(u64::from(KV_WORDS_PER_ROW));
-        if !texture || rows > u64::from(gpu.info.max_texture_2d) {
-            return Ok(KvStore::Buffer(gpu.storage(label, words * 4)?));
+        if texture {
+            if let Some((tex, view)) = gpu.texture_2d(
+                label,
+                KV_WORDS_PER_ROW,
+                rows,
+                wgpu::TextureFormat::R32Uint,
+                // Written by storage (the RoPE epilogues), read as texels
+                // (attention); copies for tests and debugging.
+                wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::COPY_DST
+                    | wgpu::TextureUsages::COPY_SRC,
+            )? {
+                return Ok(KvStore::Texture(tex, view));
+            }
         }
-        let tex = gpu.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some(label),
-            size: wgpu::Extent3d {
-                width: KV_WORDS_PER_ROW,
-                height: rows as u32, // <= max_texture_dimension_2d, a u32
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::R32Uint,
-            // Written by storage (the RoPE epilogues), read as texels
-            // (attention); copies for tests and debugging.
-            usage: wgpu::TextureUsages::STORAGE_BINDING
-                | wgpu::TextureUsages::TEXTURE_BINDING
-                | wgpu::TextureUsages::COPY_DST
-                | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
-        gpu.counters.buffer(rows * u64::from(KV_WORDS_PER_ROW) * 4);
-        gpu.check()?;
-        let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
-        Ok(KvStore::Texture(tex, view))
+        Ok(KvStore::Buffer(gpu.storage(label, words * 4)?))
     }
 
     /// Words it holds (a texture's whole rows).

@@ -28,29 +28,18 @@ impl WeightStore {
     pub fn new(gpu: &Gpu, label: &str, words: u64, texture: bool) -> Result<WeightStore> {
         let texels = words.div_ceil(4).max(1);
         let rows = texels.div_ceil(u64::from(WEIGHT_TEXELS_PER_ROW));
-        let max = u64::from(gpu.info.max_texture_2d);
-        if !texture || rows > max || max < u64::from(WEIGHT_TEXELS_PER_ROW) {
-            return Ok(WeightStore::Buffer(gpu.storage(label, words * 4)?));
+        if texture {
+            if let Some((tex, view)) = gpu.texture_2d(
+                label,
+                WEIGHT_TEXELS_PER_ROW,
+                rows,
+                wgpu::TextureFormat::Rgba32Uint,
+                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            )? {
+                return Ok(WeightStore::Texture(tex, view));
+            }
         }
-        let tex = gpu.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some(label),
-            size: wgpu::Extent3d {
-                width: WEIGHT_TEXELS_PER_ROW,
-                height: rows as u32, // <= max_texture_dimension_2d, a u32
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba32Uint,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
-        gpu.counters
-            .buffer(rows * u64::from(WEIGHT_TEXELS_PER_ROW) * 16);
-        gpu.check()?;
-        let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
-        Ok(WeightStore::Texture(tex, view))
+        Ok(WeightStore::Buffer(gpu.storage(label, words * 4)?))
     }
 
     /// Writes `words` at word `at`. For a texture `at` must be a multiple
