@@ -11,7 +11,9 @@
 // Same bindings as gemm.wgsl (and, with NORM, the norm weight after them).
 // The entry point and `x_unit`, which loads x, are appended from
 // shaders/gemm_x/: plain loads, or one load per lane shared through
-// subgroupBroadcast where subgroups have >= 8 lanes.
+// subgroupBroadcast where subgroups have >= 8 lanes; so is `mac_block`,
+// a block's products in float (gemm_x/float.wgsl) or, for Q4_1 with x
+// rounded to Q8_1, in integers (gemm_x/q8_1.wgsl).
 //
 // Three fusions save the prefill a dispatch each (and a pass over x, over
 // [gate; up] or over q|k|v in memory), as the decode matvec does:
@@ -221,22 +223,16 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
     var sq = z; // square sums of the two groups (NORM)
     var sq1 = z;
     // Block by block: each row's block is fetched once (blk_w) and its 4
-    // units decoded from registers; on CPU drivers the fetches, not the
-    // arithmetic, set the speed.
+    // units decoded from registers (`mac_block`: shaders/gemm_x/); on CPU
+    // drivers the fetches, not the arithmetic, set the speed.
     for (var j = 0u; j < wp.k / 32u; j++) {
         let w0 = blk_w(rows.x, j);
         let w1 = blk_w(rows.y, j);
         let w2 = blk_w(rows.z, j);
         let w3 = blk_w(rows.w, j);
-        s = mac4(s, w0, w1, w2, w3, j, 0u, base, last, k4, lane, &sq);
-        s = mac4(s, w0, w1, w2, w3, j, 1u, base, last, k4, lane, &sq);
-        s = mac4(s, w0, w1, w2, w3, j, 2u, base, last, k4, lane, &sq);
-        s = mac4(s, w0, w1, w2, w3, j, 3u, base, last, k4, lane, &sq);
+        s = mac_block(s, w0, w1, w2, w3, j, base, last, k4, lane, &sq);
         if TILE > TOK {
-            v = mac4(v, w0, w1, w2, w3, j, 0u, base1, last1, k4, lane, &sq1);
-            v = mac4(v, w0, w1, w2, w3, j, 1u, base1, last1, k4, lane, &sq1);
-            v = mac4(v, w0, w1, w2, w3, j, 2u, base1, last1, k4, lane, &sq1);
-            v = mac4(v, w0, w1, w2, w3, j, 3u, base1, last1, k4, lane, &sq1);
+            v = mac_block(v, w0, w1, w2, w3, j, base1, last1, k4, lane, &sq1);
         }
     }
     var c = z;

@@ -226,21 +226,48 @@ fn gemm_case(
     };
     let (xb, nwb) = (upload(&x), upload(&nw));
     let st = step_tokens(n_tokens as u32, 0);
-    let xin = if norm {
-        r::rmsnorm(&x, &nw, EPS)
-    } else {
-        x.clone()
+    // The expected output from the matmul's input: x (normed with norm),
+    // or (`int`) x rounded to Q8_1 blocks as the integer GEMM rounds it:
+    // x times the norm weight, rounded, the products scaled by 1/rms.
+    let want_from = |int: bool| {
+        let mut want = if int {
+            let xg: Vec<f32> = if norm {
+                x.chunks(k)
+                    .flat_map(|t| t.iter().zip(&nw).map(|(a, g)| a * g))
+                    .collect()
+            } else {
+                x.clone()
+            };
+            let mut y = r::matmul(&r::round_q8_1(&xg), n_tokens, &wf, wrows, k);
+            if norm {
+                for (yt, xt) in y.chunks_mut(wrows).zip(x.chunks(k)) {
+                    // 1/rms as r::rmsnorm takes it.
+                    let ss: f64 = xt.iter().map(|&v| f64::from(v).powi(2)).sum();
+                    let inv = 1.0 / (ss / k as f64 + f64::from(EPS)).sqrt();
+                    yt.iter_mut()
+                        .for_each(|v| *v = (f64::from(*v) * inv) as f32);
+                }
+            }
+            y
+        } else {
+            let xin = if norm {
+                r::rmsnorm(&x, &nw, EPS)
+            } else {
+                x.clone()
+            };
+            r::matmul(&xin, n_tokens, &wf, wrows, k)
+        };
+        if swiglu {
+            want = want
+                .chunks(wrows)
+                .flat_map(|t| r::silu_mul(&t[..rows], &t[rows..]))
+                .collect();
+        }
+        if residual {
+            want = r::add(&want, &y0);
+        }
+        want
     };
-    let mut want = r::matmul(&xin, n_tokens, &wf, wrows, k);
-    if swiglu {
-        want = want
-            .chunks(wrows)
-            .flat_map(|t| r::silu_mul(&t[..rows], &t[rows..]))
-            .collect();
-    }
-    if residual {
-        want = r::add(&want, &y0);
-    }
     let opts = ops::GemmOpts {
         residual,
         norm: norm.then_some((&nwb, EPS)),
@@ -306,8 +333,11 @@ fn gemm_case(
             "{what} {layout:?} subgroup {sg} texture {} x uniform {pad}",
             w.store.is_texture()
         );
+        // Q4_1 with x as a uniform: integer products on x rounded to Q8_1.
+        let int = matches!(d.kernel, Kernel::Gemm { int_x: true, .. });
+        assert_eq!(int, pad && ty == GgmlType::Q4_1, "{what}: integer path");
         let got = read_guarded(&yb, n_tokens * rows, &what);
-        assert_close(&got, &want, 1e-7, &what);
+        assert_close(&got, &want_from(int), 1e-7, &what);
     }
 }
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_llm::engine::{SamplerParams, Session};
-use edge_llm::gpu::Gpu;
+use edge_llm::gpu::{Gpu, Kernel};
 use edge_llm::model::llama_gpu::LlamaGpu;
 use edge_llm::reference::RefLlama;
 
@@ -25,27 +25,40 @@ fn nmse(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn session(file: &[u8], ctx: usize) -> Session {
+    let (gpu, model) = model(file, ctx);
+    Session::new(gpu, model)
+}
+
+fn model(file: &[u8], ctx: usize) -> (Gpu, LlamaGpu) {
     let g = edge_llm::gguf::parse(file).unwrap();
     let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe in CI) is required");
     let model = LlamaGpu::load(&gpu, &g, file, ctx, 64).unwrap();
-    Session::new(gpu, model)
+    (gpu, model)
 }
 
 /// Every intermediate of the GPU prefill matches the reference's dump.
 /// Tolerance: normalized MSE <= 1e-6 per intermediate (f32 everywhere,
 /// summation order differs; errors compound slightly over 30 layers).
+/// Where the prefill GEMMs round x to Q8_1 (`Kernel::Gemm { int_x }`:
+/// lavapipe), the reference rounds it the same way.
 #[test]
 fn prefill_intermediates_match_reference() {
     let file = std::fs::read(common::model_path()).unwrap();
     let g = edge_llm::gguf::parse(&file).unwrap();
     let mut reference = RefLlama::load(&g, &file, 64).unwrap();
+    let (gpu, model) = model(&file, 64);
+    let int_x = model
+        .prefill
+        .iter()
+        .any(|op| matches!(op.dispatch.kernel, Kernel::Gemm { int_x: true, .. }));
+    reference.set_round_x_q8_1(int_x);
     let mut want = std::collections::HashMap::new();
     reference
         .forward_with_dump(&PROMPT, 0, &mut |name, v| {
             want.insert(name.to_string(), v.to_vec());
         })
         .unwrap();
-    let mut s = session(&file, 64);
+    let mut s = Session::new(gpu, model);
     let got = pollster::block_on(s.dump(&PROMPT)).unwrap();
     let mut compared = 0;
     for (name, v) in &got {

@@ -5,7 +5,9 @@
 //!
 //! How far two correct engines differ here (llama.cpp CPU vs its Vulkan
 //! backend, same file): perplexity ~1-2%, argmax agreement 92-96%, mean
-//! |Δ log-prob| ~0.08; greedy paths part at near-ties.
+//! |Δ log-prob| ~0.08; greedy paths part at near-ties (their 32-token
+//! replies to the six chat prompts are identical for 1 of 6, the first
+//! parting at 0.02-0.27 nats).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_llm::engine::{ChatMessage, Engine, Flow, GenerateOptions, LoadOptions};
@@ -25,8 +27,9 @@ fn engine() -> Engine {
 }
 
 /// Teacher-forced scoring of two 512-token texts against llama.cpp CPU:
-/// same tokens, perplexity within 2%, argmax agreement >= 90%, mean
-/// |Δ log-prob| <= 0.12.
+/// same tokens, perplexity within 1%, argmax agreement >= 95%, mean
+/// |Δ log-prob| <= 0.08 (tighter than llama.cpp's own two backends agree:
+/// this is the per-token check of the arithmetic).
 #[test]
 fn score_matches_llama_cpp() {
     let mut e = engine();
@@ -63,18 +66,21 @@ fn score_matches_llama_cpp() {
             / n;
         eprintln!("text {name}: ppl {ppl:.3} vs llama.cpp {want_ppl:.3}; argmax agreement {:.1}%; mean |Δlp| {mad:.4}", agree * 100.0);
         assert!(
-            (ppl / want_ppl - 1.0).abs() <= 0.02,
+            (ppl / want_ppl - 1.0).abs() <= 0.01,
             "text {name}: ppl {ppl} vs {want_ppl}"
         );
-        assert!(agree >= 0.90, "text {name}: argmax agreement {agree}");
-        assert!(mad <= 0.12, "text {name}: mean |Δ log-prob| {mad}");
+        assert!(agree >= 0.95, "text {name}: argmax agreement {agree}");
+        assert!(mad <= 0.08, "text {name}: mean |Δ log-prob| {mad}");
     }
 }
 
 /// Greedy replies to six chat prompts: the first 32 tokens equal llama.cpp
-/// CPU's or its Vulkan backend's on at least 5 of 6 prompts, and where they
-/// part, it is at a near-tie (the two candidates within 0.5 nats in the
-/// reference's own distribution).
+/// CPU's or its Vulkan backend's on at least 3 of 6 prompts, and where they
+/// part, it is at a near-tie (our token one of the reference's top two,
+/// within 0.5 nats in its own distribution). Why 3: where two engines part
+/// is decided by ties of 0.004-0.06 nats, which any change of rounding
+/// moves (llama.cpp's two backends agree on 1 of 6); the near-tie check
+/// and the scores above are what catch a wrong kernel.
 #[test]
 fn greedy_chat_matches_llama_cpp() {
     let mut e = engine();
@@ -143,7 +149,7 @@ fn greedy_chat_matches_llama_cpp() {
         }
     }
     assert!(
-        identical >= 5,
+        identical >= 3,
         "only {identical}/6 prompts identical to llama.cpp"
     );
 }

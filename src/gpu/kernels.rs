@@ -101,6 +101,11 @@ pub enum Kernel {
         /// 1025..=2048: the down GEMM), the second bound after every other
         /// binding.
         x_split: bool,
+        /// With `x_uniform` and Q4_1 weights: x rounded per 32-column block
+        /// to Q8_1 and the products taken in integers, as llama.cpp's CPU
+        /// backend (shaders/gemm_x/q8_1.wgsl). Why: on CPU drivers the
+        /// float path's dequantizing and products set the GEMM's speed.
+        int_x: bool,
         /// As `Matvec`'s.
         kv_tex: bool,
     },
@@ -578,16 +583,32 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         _ => ("", ""),
     };
     // The row GEMM's entry point and its way of loading x (`x_unit`).
+    // and its block products (`mac_block`).
     let entry = match kernel {
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
             subgroup: 1..,
+            int_x: true,
             ..
-        } => include_str!("../../shaders/gemm_x/sg.wgsl"),
+        } => concat!(
+            include_str!("../../shaders/gemm_x/sg.wgsl"),
+            include_str!("../../shaders/gemm_x/q8_1.wgsl")
+        ),
+        Kernel::Gemm {
+            layout: MatvecLayout::Rows,
+            subgroup: 1..,
+            ..
+        } => concat!(
+            include_str!("../../shaders/gemm_x/sg.wgsl"),
+            include_str!("../../shaders/gemm_x/float.wgsl")
+        ),
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
             ..
-        } => include_str!("../../shaders/gemm_x/plain.wgsl"),
+        } => concat!(
+            include_str!("../../shaders/gemm_x/plain.wgsl"),
+            include_str!("../../shaders/gemm_x/float.wgsl")
+        ),
         _ => "",
     };
     // The epilogue hook `rope_store_at` of the subgroup matvec and the row
@@ -954,6 +975,8 @@ pub fn all_variants() -> Vec<Kernel> {
                 } else {
                     &[(false, false)]
                 };
+                // Integer products: Q4_1 with x as a uniform.
+                let int_x = |x_uniform: bool| x_uniform && ty == GgmlType::Q4_1;
                 for &(norm, swiglu, rope) in fusions {
                     for &(x_uniform, x_split) in uniform {
                         // The KV cache in both stores where RoPE writes it.
@@ -969,6 +992,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                 rope,
                                 x_uniform,
                                 x_split,
+                                int_x: int_x(x_uniform),
                                 kv_tex,
                             });
                         }

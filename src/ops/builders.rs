@@ -3,6 +3,7 @@
 
 use super::params::{AttnParams, NormParams, RopeParams, SampleParams, SiluParams, WParams};
 use super::{need, to_u32, Dispatch, Grid, KvCache, Weight};
+use crate::gguf::GgmlType;
 use crate::gpu::{Gpu, Kernel, MatvecLayout};
 use crate::{Error, Result};
 
@@ -446,6 +447,7 @@ pub fn gemm_in_layout(
         rope: opts.rope.is_some(),
         x_uniform: false,
         x_split: false,
+        int_x: false,
         kv_tex: opts.rope.is_some_and(|rf| rf.kv.is_texture()),
     };
     // x as a uniform where the adapter takes it (CPU drivers, 8 lanes) and
@@ -468,11 +470,15 @@ pub fn gemm_in_layout(
     if let Kernel::Gemm {
         x_uniform: xu,
         x_split,
+        int_x,
         ..
     } = &mut kernel
     {
         *xu = x_uniform;
         *x_split = x_uniform && views == 2;
+        // Q4_1 takes its products in integers there (`Kernel::Gemm {
+        // int_x }`).
+        *int_x = x_uniform && w.ty == GgmlType::Q4_1;
     }
     let x_groups = to_u32(n, "gemm rows")?.div_ceil(rows);
     if x_uniform {

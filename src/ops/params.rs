@@ -169,6 +169,7 @@ mod tests {
                     rope: false,
                     x_uniform: false,
                     x_split: false,
+                    int_x: false,
                     kv_tex: false,
                 },
                 "WParams",

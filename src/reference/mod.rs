@@ -9,6 +9,6 @@ pub mod ops;
 
 pub use llama::RefLlama;
 pub use ops::{
-    add, argmax, attention, dot, log_softmax, matmul, rmsnorm, rope_neox, rope_norm, silu,
-    silu_mul, softmax, AttnDims,
+    add, argmax, attention, dot, log_softmax, matmul, rmsnorm, rope_neox, rope_norm, round_q8_1,
+    silu, silu_mul, softmax, AttnDims,
 };

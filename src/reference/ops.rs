@@ -66,6 +66,23 @@ pub fn matmul(x: &[f32], n_tokens: usize, w: &[f32], rows: usize, cols: usize) -
     out
 }
 
+/// x rounded per 32-value block to Q8_1 and back, as llama.cpp's CPU
+/// backend rounds a Q4_1 matmul's input (`quantize_row_q8_1`, its AVX
+/// path): `d = amax / 127` (stored as f16), `q = round(x * 127 / amax)`
+/// (half to even), value `d * q`. The GPU's integer GEMM
+/// (shaders/gemm_x/q8_1.wgsl) sums exactly these values. `x.len()` must
+/// be a multiple of 32 (rows of k columns, k a multiple of 32).
+pub fn round_q8_1(x: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for b in x.chunks(32) {
+        let amax = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let id = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+        let d = half::f16::from_f32(amax / 127.0).to_f32();
+        out.extend(b.iter().map(|v| d * (v * id).round_ties_even()));
+    }
+    out
+}
+
 /// Rotates `(x0, x1)` by `angle`.
 fn rotate(x0: f32, x1: f32, angle: f64) -> (f32, f32) {
     let (s, c) = angle.sin_cos();
