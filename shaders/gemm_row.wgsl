@@ -211,7 +211,7 @@ fn gemm_rows(wid: vec3<u32>, tid: u32, lane: u32) {
         rows = vec4<u32>(o, o + nh);
     }
     let last = step.n_tokens - 1u - t0; // tokens past it reread it; dropped in store
-    let k4 = wp.k / 4u;
+    let k4 = x_stride(wp.k); // x's vec4s per token (shaders/gemm_x/)
     let base = (t0 - wp.x0) * k4; // first vec4 of token t0's row of x
     // The second group: tokens t0 + 8.. (all the last token when past it).
     let t1 = min(t0 + TOK, step.n_tokens - 1u);

@@ -227,36 +227,17 @@ fn gemm_case(
     let (xb, nwb) = (upload(&x), upload(&nw));
     let st = step_tokens(n_tokens as u32, 0);
     // The expected output from the matmul's input: x (normed with norm),
-    // or (`int`) x rounded to Q8_1 blocks as the integer GEMM rounds it:
-    // x times the norm weight, rounded, the products scaled by 1/rms.
+    // or (`int`) that rounded to Q8_1 blocks as `ops::quant_x` rounds it.
     let want_from = |int: bool| {
-        let mut want = if int {
-            let xg: Vec<f32> = if norm {
-                x.chunks(k)
-                    .flat_map(|t| t.iter().zip(&nw).map(|(a, g)| a * g))
-                    .collect()
-            } else {
-                x.clone()
-            };
-            let mut y = r::matmul(&r::round_q8_1(&xg), n_tokens, &wf, wrows, k);
-            if norm {
-                for (yt, xt) in y.chunks_mut(wrows).zip(x.chunks(k)) {
-                    // 1/rms as r::rmsnorm takes it.
-                    let ss: f64 = xt.iter().map(|&v| f64::from(v).powi(2)).sum();
-                    let inv = 1.0 / (ss / k as f64 + f64::from(EPS)).sqrt();
-                    yt.iter_mut()
-                        .for_each(|v| *v = (f64::from(*v) * inv) as f32);
-                }
-            }
-            y
+        let mut xin = if norm {
+            r::rmsnorm(&x, &nw, EPS)
         } else {
-            let xin = if norm {
-                r::rmsnorm(&x, &nw, EPS)
-            } else {
-                x.clone()
-            };
-            r::matmul(&xin, n_tokens, &wf, wrows, k)
+            x.clone()
         };
+        if int {
+            xin = r::round_q8_1(&xin);
+        }
+        let mut want = r::matmul(&xin, n_tokens, &wf, wrows, k);
         if swiglu {
             want = want
                 .chunks(wrows)
@@ -273,6 +254,7 @@ fn gemm_case(
         norm: norm.then_some((&nwb, EPS)),
         swiglu,
         rope: None,
+        x_q8_1: false,
     };
     // Every layout on both stores; the row GEMM also with subgroup x.
     // x shared over 4 lanes (SwiftShader's subgroups) runs on wider ones
@@ -333,11 +315,53 @@ fn gemm_case(
             "{what} {layout:?} subgroup {sg} texture {} x uniform {pad}",
             w.store.is_texture()
         );
-        // Q4_1 with x as a uniform: integer products on x rounded to Q8_1.
-        let int = matches!(d.kernel, Kernel::Gemm { int_x: true, .. });
-        assert_eq!(int, pad && ty == GgmlType::Q4_1, "{what}: integer path");
+        assert!(
+            !matches!(d.kernel, Kernel::Gemm { int_x: true, .. }),
+            "{what}: integer products only on Q8_1 x"
+        );
         let got = read_guarded(&yb, n_tokens * rows, &what);
-        assert_close(&got, &want_from(int), 1e-7, &what);
+        assert_close(&got, &want_from(false), 1e-7, &what);
+    }
+    // Q4_1 on x rounded to Q8_1 blocks (`ops::quant_x`, with the norm)
+    // and integer products, where the adapter takes them (lavapipe); the
+    // blocks followed by a 64 KiB view's slack of NaN words.
+    for w in [&wb, &wt] {
+        if !ops::gemm_takes_q8_1(g, w) {
+            assert!(
+                ty != GgmlType::Q4_1 || !g.info.cpu,
+                "{what}: CPU adapters take Q4_1 on Q8_1 x"
+            );
+            continue;
+        }
+        let xq_words = n_tokens * ops::q8_1_token_bytes(k) as usize / 4;
+        let xq = upload(&vec![
+            f32::NAN;
+            xq_words + ops::X_UNIFORM_BYTES as usize / 4
+        ]);
+        let round = ops::quant_x(g, &st, &xb, &xq, opts.norm, k, n_tokens).unwrap();
+        let int_opts = ops::GemmOpts {
+            norm: None,
+            x_q8_1: true,
+            ..opts
+        };
+        let yb = guarded(&y0);
+        let d = ops::gemm_in_layout(
+            g,
+            &st,
+            w,
+            &xq,
+            &yb,
+            int_opts,
+            n_tokens,
+            MatvecLayout::Rows,
+            8,
+        )
+        .unwrap();
+        assert!(matches!(d.kernel, Kernel::Gemm { int_x: true, .. }));
+        run(&[&round, &d], n_tokens as u32);
+        let what = format!("{what} texture {} x as Q8_1", w.store.is_texture());
+        let got = read_guarded(&yb, n_tokens * rows, &what);
+        assert_close(&got, &want_from(true), 1e-7, &what);
     }
 }
 

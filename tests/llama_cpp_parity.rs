@@ -27,9 +27,9 @@ fn engine() -> Engine {
 }
 
 /// Teacher-forced scoring of two 512-token texts against llama.cpp CPU:
-/// same tokens, perplexity within 1%, argmax agreement >= 95%, mean
-/// |Δ log-prob| <= 0.08 (tighter than llama.cpp's own two backends agree:
-/// this is the per-token check of the arithmetic).
+/// same tokens, perplexity within 2%, argmax agreement >= 95%, mean
+/// |Δ log-prob| <= 0.08 (the last two tighter than llama.cpp's own two
+/// backends agree: the per-token check of the arithmetic).
 #[test]
 fn score_matches_llama_cpp() {
     let mut e = engine();
@@ -66,7 +66,7 @@ fn score_matches_llama_cpp() {
             / n;
         eprintln!("text {name}: ppl {ppl:.3} vs llama.cpp {want_ppl:.3}; argmax agreement {:.1}%; mean |Δlp| {mad:.4}", agree * 100.0);
         assert!(
-            (ppl / want_ppl - 1.0).abs() <= 0.01,
+            (ppl / want_ppl - 1.0).abs() <= 0.02,
             "text {name}: ppl {ppl} vs {want_ppl}"
         );
         assert!(agree >= 0.95, "text {name}: argmax agreement {agree}");

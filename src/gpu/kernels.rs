@@ -115,6 +115,12 @@ pub enum Kernel {
         tex: bool,
     },
     RmsNorm,
+    /// x rounded to Q8_1 blocks for the integer row GEMM
+    /// (`Gemm { int_x }`, shaders/quant_x.wgsl), RMS-normed first with
+    /// `norm`.
+    QuantX {
+        norm: bool,
+    },
     /// RoPE and the KV append (shaders/rope_kv.wgsl); `kv_tex` as
     /// `Attention`'s.
     RopeKv {
@@ -276,6 +282,9 @@ impl Kernel {
             Kernel::Embed { .. } => &[U, U, R, R, W],
             // step, params, x, y, norm weight
             Kernel::RmsNorm => &[U, U, R, W, R],
+            // step, params, x, x's blocks (, norm weight)
+            Kernel::QuantX { norm: true } => &[U, U, R, W, R],
+            Kernel::QuantX { norm: false } => &[U, U, R, W],
             // step, params, qkv, k cache, v cache
             Kernel::RopeKv { .. } => &[U, U, W, W, W],
             // step, params, qkv, k cache, v cache, out
@@ -368,6 +377,7 @@ impl Kernel {
                 }
                 v
             }
+            Kernel::QuantX { norm } => vec![("NORM", b(norm))],
             // 8 lanes, head_dim 64 (2 vec4s a lane), row sets of 2 lanes.
             Kernel::AttnO { group, .. } => vec![
                 ("WG", 8.0),
@@ -529,6 +539,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         } => include_str!("../../shaders/gemm_row.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
         Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
+        Kernel::QuantX { .. } => include_str!("../../shaders/quant_x.wgsl"),
         Kernel::RopeKv { .. } => include_str!("../../shaders/rope_kv.wgsl"),
         Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
         Kernel::Attention { tokens: true, .. } => {
@@ -644,32 +655,41 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
                     .to_string()
             }
         }
-        // The row GEMM's x (`x_at`): the same choice, indexed from the
-        // view's first token (`WParams::x0`), or two views, the second at
-        // the last binding.
+        // The row GEMM's x (`x_at`, `x_stride`: vec4s per token): the same
+        // choice, indexed from the view's first token (`WParams::x0`), or
+        // two views, the second at the last binding; with `int_x`, x's Q8_1
+        // blocks (shaders/quant_x.wgsl) in one view (`xq_at`).
         Kernel::Gemm {
             layout: MatvecLayout::Rows,
             x_uniform,
             x_split,
+            int_x,
             ..
-        } => match (x_uniform, x_split) {
-            (true, true) => format!(
-                "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile's first 64 KiB\n\
-                 @group(0) @binding({}) var<uniform> x_hi: array<vec4<f32>, 4096>; // and the next 64 KiB\n\
-                 fn x_at(i: u32) -> vec4<f32> {{ return select(x_hi[i & 4095u], x[i & 4095u], i < 4096u); }}\n",
-                kernel.bindings().len() - 1
-            ),
-            (true, false) => {
-                "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile\n\
-                 fn x_at(i: u32) -> vec4<f32> { return x[i & 4095u]; }\n"
-                    .to_string()
+        } => {
+            const F32_STRIDE: &str = "fn x_stride(k: u32) -> u32 { return k / 4u; }\n";
+            match (int_x, x_uniform, x_split) {
+                (true, ..) => "@group(0) @binding(3) var<uniform> xq: array<vec4<i32>, 4096>; // (tokens x0.., k / 32, 5): a tile's blocks\n\
+                     fn xq_at(i: u32) -> vec4<i32> { return xq[i & 4095u]; }\n\
+                     fn x_stride(k: u32) -> u32 { return 5u * k / 32u; }\n\
+                     // x_unit (shaders/gemm_x/sg.wgsl) is not called here.\n\
+                     fn x_at(i: u32) -> vec4<f32> { return vec4<f32>(0.0); }\n"
+                    .to_string(),
+                (false, true, true) => format!(
+                    "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile's first 64 KiB\n\
+                     @group(0) @binding({}) var<uniform> x_hi: array<vec4<f32>, 4096>; // and the next 64 KiB\n\
+                     fn x_at(i: u32) -> vec4<f32> {{ return select(x_hi[i & 4095u], x[i & 4095u], i < 4096u); }}\n{F32_STRIDE}",
+                    kernel.bindings().len() - 1
+                ),
+                (false, true, false) => format!(
+                    "@group(0) @binding(3) var<uniform> x: array<vec4<f32>, 4096>; // (tokens x0.., k): a tile\n\
+                     fn x_at(i: u32) -> vec4<f32> {{ return x[i & 4095u]; }}\n{F32_STRIDE}"
+                ),
+                _ => format!(
+                    "@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n\
+                     fn x_at(i: u32) -> vec4<f32> {{ return x[i]; }}\n{F32_STRIDE}"
+                ),
             }
-            _ => {
-                "@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>; // (n_tokens, k)\n\
-                 fn x_at(i: u32) -> vec4<f32> { return x[i]; }\n"
-                    .to_string()
-            }
-        },
+        }
         _ => String::new(),
     };
     // The subgroup matvec's partial O projections (shaders/parts.wgsl): a
@@ -765,6 +785,14 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             };
             format!("{norm_w}{rope}")
         }
+        Kernel::QuantX { norm: true } => {
+            "@group(0) @binding(4) var<storage, read> nw: array<vec4<f32>>; // (k,)\n\
+             fn norm4(i: u32) -> vec4<f32> { return nw[i]; }\n"
+                .to_string()
+        }
+        Kernel::QuantX { norm: false } => {
+            "fn norm4(i: u32) -> vec4<f32> { return vec4<f32>(1.0); }\n".to_string()
+        }
         Kernel::RopeKv { .. } => format!("{ROPE}\n{}", kv_source(3, KvAccess::Write, kv_tex)),
         Kernel::Attention { subgroup: 0, .. } => {
             format!("{ATTN_PARAMS}\n{}", kv_source(3, KvAccess::Words, kv_tex))
@@ -845,6 +873,8 @@ pub fn all_variants() -> Vec<Kernel> {
     ];
     let mut v = vec![
         Kernel::RmsNorm,
+        Kernel::QuantX { norm: false },
+        Kernel::QuantX { norm: true },
         Kernel::Attention {
             subgroup: 0,
             hd4: 0,

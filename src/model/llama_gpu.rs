@@ -57,6 +57,10 @@ struct Acts {
     // vectors, and the residual after attention that it writes (64 KiB each).
     fparts: wgpu::Buffer, // (slices, dim)
     x2: wgpu::Buffer,     // (dim,)
+    // The integer row GEMM's x (ops::quant_x): Q8_1 blocks of the widest
+    // input, 64 KiB more for the last tile's view; 4 bytes where no GEMM
+    // takes them.
+    xq: wgpu::Buffer, // (max_batch, max(dim, q_dim, ffn) / 32, 5) vec4s
 }
 
 /// GPU weights of one layer.
@@ -149,6 +153,18 @@ impl LlamaGpu {
         // uniform, a 64 KiB view from each tile's first token (ops::gemm);
         // down's (a tile's tokens over ffn > 1024 columns) takes two.
         let view = ops::X_UNIFORM_BYTES as usize / 4;
+        let q8_1 = ops::gemm_fuses(gpu)
+            && w.layers.iter().any(|l| {
+                [&l.qkv, &l.wo, &l.gate_up, &l.down]
+                    .iter()
+                    .any(|w| ops::gemm_takes_q8_1(gpu, w))
+            });
+        let xq_elems = if q8_1 {
+            let widest = dim.max(qd).max(ffn);
+            max_batch * (ops::q8_1_token_bytes(widest) / 4) as usize + view
+        } else {
+            1
+        };
         let acts = Acts {
             x: storage("x", max_batch * dim + view)?,
             xn: storage("xn", max_batch * dim + view)?,
@@ -161,6 +177,7 @@ impl LlamaGpu {
             parts: storage("parts", ops::X_UNIFORM_BYTES as usize / 4)?,
             fparts: storage("fparts", ops::X_UNIFORM_BYTES as usize / 4)?,
             x2: storage("x2", ops::X_UNIFORM_BYTES as usize / 4)?,
+            xq: storage("xq", xq_elems)?,
         };
         let tokens = storage("tokens", ctx + 1)?;
         let shape = AttnShape {
@@ -571,11 +588,14 @@ impl Builder<'_> {
                     ..Default::default()
                 };
                 let name = if rope.is_some() { "qkv_rope_kv" } else { "qkv" };
-                v.push(self.op(
+                v.extend(self.gemm_ops(
                     &format!("blk.{l}.{name}"),
                     Act::Qkv,
-                    ops::gemm(gpu, step, &w.qkv, &a.x, &a.qkv, qkv, mb)?,
-                ));
+                    &w.qkv,
+                    &a.x,
+                    &a.qkv,
+                    qkv,
+                )?);
                 if rope.is_some() {
                     v.push(self.attention_op(l, w, mb)?);
                 } else {
@@ -594,22 +614,28 @@ impl Builder<'_> {
                 ));
                 v.extend(self.attention_ops(l, w, mb)?);
             }
-            v.push(self.op(
+            v.extend(self.gemm_ops(
                 &format!("blk.{l}.ffn_inp"),
                 Act::X,
-                ops::gemm(gpu, step, &w.wo, &a.attn, &a.x, residual, mb)?,
-            ));
+                &w.wo,
+                &a.attn,
+                &a.x,
+                residual,
+            )?);
             if fuse {
                 let swiglu = GemmOpts {
                     norm: Some((&w.ffn_norm, c.norm_eps)),
                     swiglu: true,
                     ..Default::default()
                 };
-                v.push(self.op(
+                v.extend(self.gemm_ops(
                     &format!("blk.{l}.ffn_act"),
                     Act::H,
-                    ops::gemm(gpu, step, &w.gate_up, &a.x, &a.h, swiglu, mb)?,
-                ));
+                    &w.gate_up,
+                    &a.x,
+                    &a.h,
+                    swiglu,
+                )?);
             } else {
                 v.push(self.op(
                     &format!("blk.{l}.ffn_norm"),
@@ -635,12 +661,48 @@ impl Builder<'_> {
                     ops::silu_mul(gpu, step, c.ffn_dim, &a.ffh, &a.h, mb)?,
                 ));
             }
-            v.push(self.op(
+            v.extend(self.gemm_ops(
                 &format!("blk.{l}.l_out"),
                 Act::X,
-                ops::gemm(gpu, step, &w.down, &a.h, &a.x, residual, mb)?,
-            ));
+                &w.down,
+                &a.h,
+                &a.x,
+                residual,
+            )?);
         }
         Ok(v)
+    }
+
+    /// A prefill GEMM `name` writing `out`: where the row GEMM takes
+    /// integer products (`ops::gemm_takes_q8_1`), x rounded to Q8_1 blocks first
+    /// (`ops::quant_x`, with the norm the GEMM would fuse), then the GEMM
+    /// on those blocks.
+    fn gemm_ops(
+        &self,
+        name: &str,
+        out: Act,
+        w: &Weight,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        opts: GemmOpts,
+    ) -> Result<Vec<Op>> {
+        let (gpu, step, a, mb) = (self.gpu, self.step, self.acts, self.max_batch);
+        if !(ops::gemm_fuses(gpu) && ops::gemm_takes_q8_1(gpu, w)) {
+            return Ok(vec![self.op(
+                name,
+                out,
+                ops::gemm(gpu, step, w, x, y, opts, mb)?,
+            )]);
+        }
+        let round = ops::quant_x(gpu, step, x, &a.xq, opts.norm, w.cols, mb)?;
+        let opts = GemmOpts {
+            norm: None,
+            x_q8_1: true,
+            ..opts
+        };
+        Ok(vec![
+            self.op(&format!("{name}.x_q8_1"), Act::None, round),
+            self.op(name, out, ops::gemm(gpu, step, w, &a.xq, y, opts, mb)?),
+        ])
     }
 }

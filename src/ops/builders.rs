@@ -293,6 +293,10 @@ pub struct GemmOpts<'a> {
     /// `w` is [q; k; v]: apply RoPE and append k and v to the caches in
     /// the epilogue, as `rope_kv` would after it (llama's pairs only).
     pub rope: Option<RopeFuse<'a>>,
+    /// x holds `quant_x`'s Q8_1 blocks, `(n_tokens, k / 32, 5)` vec4s:
+    /// the integer row GEMM (`gemm_takes_q8_1`; no `norm`, `quant_x` did
+    /// it).
+    pub x_q8_1: bool,
 }
 
 impl GemmOpts<'_> {
@@ -306,6 +310,75 @@ impl GemmOpts<'_> {
 /// silu_mul as ops of their own (and rope_kv, `gemm_fuses_rope`).
 pub fn gemm_fuses(gpu: &Gpu) -> bool {
     gpu.info.gemm_layout == MatvecLayout::Rows
+}
+
+/// Bytes of one token's Q8_1 blocks (`quant_x`): 5 vec4s a 32-column block.
+pub fn q8_1_token_bytes(k: usize) -> u64 {
+    (k / 32) as u64 * 80
+}
+
+/// Whether the row GEMM over 8 lanes takes `w` with x as Q8_1 blocks
+/// here (`GemmOpts::x_q8_1`): Q4_1 weights, x as a uniform (CPU adapters),
+/// a 16-token tile's blocks within one 64 KiB view (k <= 1638). Why:
+/// integer products (`Kernel::Gemm { int_x }`). The prefill takes it
+/// where `gemm_fuses` too.
+pub fn gemm_takes_q8_1(gpu: &Gpu, w: &Weight) -> bool {
+    let tile_bytes = 16 * q8_1_token_bytes(w.cols);
+    w.ty == GgmlType::Q4_1
+        && gemm_subgroup(gpu) == 8
+        && gpu.info.x_uniform
+        && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding
+        && tile_bytes <= X_UNIFORM_BYTES
+        && tile_bytes.is_multiple_of(u64::from(
+            gpu.device.limits().min_uniform_buffer_offset_alignment,
+        ))
+}
+
+/// x `(n_tokens, k)` rounded to Q8_1 blocks in `xq` for the integer row
+/// GEMM (`gemm_takes_q8_1`), RMS-normed first with `norm` (weight `(k,)`,
+/// epsilon). `xq` holds `max_tokens` tokens' blocks (`q8_1_token_bytes`).
+pub fn quant_x(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    x: &wgpu::Buffer,
+    xq: &wgpu::Buffer,
+    norm: Option<(&wgpu::Buffer, f32)>,
+    k: usize,
+    max_tokens: usize,
+) -> Result<Dispatch> {
+    if !k.is_multiple_of(32) || k == 0 {
+        return Err(Error::shape(
+            "quant_x",
+            format!("k = {k} is not a positive multiple of 32"),
+        ));
+    }
+    need(x, (max_tokens * k) as u64, "quant_x x")?;
+    need(
+        xq,
+        max_tokens as u64 * q8_1_token_bytes(k) / 4,
+        "quant_x blocks",
+    )?;
+    let mut bufs = vec![x, xq];
+    if let Some((nw, _)) = norm {
+        need(nw, k as u64, "quant_x norm weight")?;
+        bufs.push(nw);
+    }
+    let params = NormParams {
+        dim: to_u32(k, "quant_x k")?,
+        eps: norm.map_or(0.0, |n| n.1),
+        _pad0: 0,
+        _pad1: 0,
+    };
+    Dispatch::new(
+        gpu,
+        Kernel::QuantX {
+            norm: norm.is_some(),
+        },
+        bytemuck::bytes_of(&params),
+        &bufs,
+        Grid::Tokens { x: 1, tile: 1 },
+        step,
+    )
 }
 
 /// Whether `gemm` takes `GemmOpts::rope` for `rope` here: the row GEMM
@@ -376,6 +449,17 @@ pub fn gemm_in_layout(
             format!("k = {} is not a multiple of 32", w.cols),
         ));
     }
+    if opts.x_q8_1
+        && (opts.norm.is_some()
+            || layout != MatvecLayout::Rows
+            || subgroup != 8
+            || !gemm_takes_q8_1(gpu, w))
+    {
+        return Err(Error::option(
+            "gemm x_q8_1",
+            "Q8_1 x takes Q4_1 weights on the row GEMM over 8 lanes with x as a uniform, without norm",
+        ));
+    }
     // Output width, and rows per workgroup of gemm.wgsl / gemm_row.wgsl
     // (a row-GEMM invocation's 4 rows: two outputs' gate and up rows with
     // swiglu); tokens: the kernel's.
@@ -392,7 +476,13 @@ pub fn gemm_in_layout(
         }
         MatvecLayout::Rows => (w.rows, 128),
     };
-    need(x, (max_tokens * w.cols) as u64, "gemm x")?;
+    // x's bytes per token: f32, or Q8_1 blocks.
+    let token_bytes = if opts.x_q8_1 {
+        q8_1_token_bytes(w.cols)
+    } else {
+        w.cols as u64 * 4
+    };
+    need(x, max_tokens as u64 * token_bytes / 4, "gemm x")?;
     need(y, (max_tokens * n) as u64, "gemm y")?;
     let mut bufs = vec![x, y];
     let eps = match opts.norm {
@@ -454,7 +544,7 @@ pub fn gemm_in_layout(
     // a tile's tokens fit one 64 KiB view, or two (`x_split`), which x's
     // buffer holds from every tile's first token.
     let tile = kernel.gemm_tokens();
-    let tile_bytes = u64::from(tile) * w.cols as u64 * 4;
+    let tile_bytes = u64::from(tile) * token_bytes;
     let views = tile_bytes.div_ceil(X_UNIFORM_BYTES);
     let max_t = to_u32(max_tokens, "gemm tokens")?;
     let x_uniform = layout == MatvecLayout::Rows
@@ -476,9 +566,16 @@ pub fn gemm_in_layout(
     {
         *xu = x_uniform;
         *x_split = x_uniform && views == 2;
-        // Q4_1 takes its products in integers there (`Kernel::Gemm {
-        // int_x }`).
-        *int_x = x_uniform && w.ty == GgmlType::Q4_1;
+        *int_x = opts.x_q8_1;
+    }
+    if opts.x_q8_1 && !x_uniform {
+        return Err(Error::shape(
+            "gemm x_q8_1",
+            format!(
+                "x of {} bytes holds no uniform view for every tile",
+                x.size()
+            ),
+        ));
     }
     let x_groups = to_u32(n, "gemm rows")?.div_ceil(rows);
     if x_uniform {
@@ -489,7 +586,7 @@ pub fn gemm_in_layout(
             &w.store,
             &bufs,
             &tail,
-            (x_groups, tile, max_t, to_u32(w.cols, "gemm k")?),
+            (x_groups, tile, max_t, token_bytes),
             step,
         );
     }

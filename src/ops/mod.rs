@@ -109,8 +109,8 @@ impl Dispatch {
 
     /// `with_weight` for the row GEMM with x as a uniform (`Grid::Tiles`):
     /// a bind group per tile of `tile` tokens up to `max_tokens`, x bound
-    /// from the tile's first token, whose index `params_at` writes into the
-    /// parameters.
+    /// from the tile's first token (`token_bytes` of x a token), whose
+    /// index `params_at` writes into the parameters.
     #[allow(clippy::too_many_arguments)]
     fn with_weight_tiles(
         gpu: &Gpu,
@@ -119,12 +119,12 @@ impl Dispatch {
         w: &WeightStore,
         rest: &[&wgpu::Buffer],
         tail: &[wgpu::BindingResource],
-        (x, tile, max_tokens, k): (u32, u32, u32, u32),
+        (x, tile, max_tokens, token_bytes): (u32, u32, u32, u64),
         step: &wgpu::Buffer,
     ) -> Result<Self> {
         let grid = Grid::Tiles { x, tile };
         let at = |t0: u32| {
-            let offset = u64::from(t0) * u64::from(k) * 4;
+            let offset = u64::from(t0) * token_bytes;
             Self::bind(
                 gpu,
                 kernel,

@@ -12,7 +12,7 @@
 //! then `logits = (rmsnorm(x) * output_norm)·W_outᵀ` (`W_out` = `token_embd`
 //! when tied).
 
-use super::ops::{add, attention, matmul, rmsnorm, rope_norm, round_q8_1, silu_mul, AttnDims};
+use super::ops::{add, attention, matmul, rmsnorm, rope_norm, silu_mul, AttnDims};
 use crate::gguf::{GgmlType, Gguf};
 use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
 use crate::{Error, Result};
@@ -30,9 +30,6 @@ struct Layer {
     w_down: Vec<f32>,    // [dim, ffn]
     k_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim], f16 values
     v_cache: Vec<f32>,   // [n_kv_heads, ctx, head_dim], f16 values
-    /// Whether the inputs of [q|k|v], o, [gate|up] and down are Q4_1
-    /// (all of a stacked group): where `RefLlama::round_x_q8_1` rounds x.
-    q4_1: [bool; 4],
 }
 
 /// A dequantizer with the signature of `crate::quant::dequantize`.
@@ -49,9 +46,6 @@ pub struct RefLlama {
     /// Untied LM head `[vocab, dim]`; `None` means use `token_embd`.
     output: Option<Vec<f32>>,
     layers: Vec<Layer>,
-    /// Round the input of each Q4_1 matmul to Q8_1 (`round_q8_1`), as the
-    /// GPU's integer GEMM does (`set_round_x_q8_1`).
-    round_x: bool,
 }
 
 /// Dequantizes tensor `name` to exactly its element count of f32.
@@ -105,18 +99,7 @@ impl RefLlama {
         let mut layers = Vec::with_capacity(config.n_layers);
         for l in 0..config.n_layers {
             let n = tensor_names(l);
-            let q4_1 = |names: &[&str]| {
-                names
-                    .iter()
-                    .all(|t| g.tensor(t).is_some_and(|t| t.ty == GgmlType::Q4_1))
-            };
             layers.push(Layer {
-                q4_1: [
-                    q4_1(&[&n.attn_q, &n.attn_k, &n.attn_v]),
-                    q4_1(&[&n.attn_output]),
-                    q4_1(&[&n.ffn_gate, &n.ffn_up]),
-                    q4_1(&[&n.ffn_down]),
-                ],
                 attn_norm: load(&n.attn_norm)?,
                 wq: load(&n.attn_q)?,
                 wk: load(&n.attn_k)?,
@@ -142,15 +125,7 @@ impl RefLlama {
             ctx,
             n_past: 0,
             layers,
-            round_x: false,
         })
-    }
-
-    /// Rounds the input of every Q4_1 matmul to Q8_1 blocks from now on
-    /// (or stops): the arithmetic of the GPU's integer GEMM
-    /// (`Kernel::Gemm { int_x }`) and of llama.cpp's CPU backend.
-    pub fn set_round_x_q8_1(&mut self, on: bool) {
-        self.round_x = on;
     }
 
     /// The model's hyper-parameters.
@@ -229,24 +204,13 @@ impl RefLlama {
             head_dim: hd,
             ctx: self.ctx,
         };
-        let round_x = self.round_x;
         for (l, w) in self.layers.iter_mut().enumerate() {
             let name = |op: &str| format!("blk.{l}.{op}");
-            // x as matmul i takes it.
-            let q4_1 = w.q4_1;
-            let input = |x: &[f32], i: usize| {
-                if round_x && q4_1[i] {
-                    round_q8_1(x)
-                } else {
-                    x.to_vec()
-                }
-            };
             let h = rmsnorm(&x, &w.attn_norm, c.norm_eps);
             dump(&name("attn_norm"), &h);
-            let hq = input(&h, 0);
-            let mut q = matmul(&hq, n, &w.wq, q_dim, dim);
-            let mut k = matmul(&hq, n, &w.wk, kv_dim, dim);
-            let v = matmul(&hq, n, &w.wv, kv_dim, dim);
+            let mut q = matmul(&h, n, &w.wq, q_dim, dim);
+            let mut k = matmul(&h, n, &w.wk, kv_dim, dim);
+            let v = matmul(&h, n, &w.wv, kv_dim, dim);
             for t in 0..n {
                 let pos = pos0 + t;
                 let qt = &mut q[t * q_dim..(t + 1) * q_dim];
@@ -275,18 +239,17 @@ impl RefLlama {
             }
             let att = attention(&q, &w.k_cache, &w.v_cache, &dims, n, pos0)?;
             dump(&name("kqv_out"), &att);
-            let o = matmul(&input(&att, 1), n, &w.wo, dim, q_dim);
+            let o = matmul(&att, n, &w.wo, dim, q_dim);
             dump(&name("attn_out"), &o);
             x = add(&x, &o);
             dump(&name("ffn_inp"), &x);
 
             let h = rmsnorm(&x, &w.ffn_norm, c.norm_eps);
             dump(&name("ffn_norm"), &h);
-            let hq = input(&h, 2);
-            let gate = matmul(&hq, n, &w.w_gate, c.ffn_dim, dim);
-            let up = matmul(&hq, n, &w.w_up, c.ffn_dim, dim);
+            let gate = matmul(&h, n, &w.w_gate, c.ffn_dim, dim);
+            let up = matmul(&h, n, &w.w_up, c.ffn_dim, dim);
             let act = silu_mul(&gate, &up);
-            let down = matmul(&input(&act, 3), n, &w.w_down, dim, c.ffn_dim);
+            let down = matmul(&act, n, &w.w_down, dim, c.ffn_dim);
             dump(&name("ffn_out"), &down);
             x = add(&x, &down);
             dump(&name("l_out"), &x);

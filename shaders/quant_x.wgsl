@@ -1,0 +1,101 @@
+// x rounded to Q8_1 blocks for the integer row GEMM (shaders/gemm_x/
+// q8_1.wgsl), one workgroup (one 8-lane subgroup) per token, lanes over
+// 32-column blocks; with NORM, RMS-normed first (x / rms * norm weight,
+// as rmsnorm.wgsl). Rounding as llama.cpp's CPU backend rounds a Q4_1
+// matmul's input: d = amax / 127 in f16, q = round(x * 127 / amax), half
+// to even as its AVX code, s = d * sum(q). Why a pass of its own: the
+// GEMM's workgroups each read every token, so rounding inside them
+// repeated it 24-48 times a token.
+//
+// A block is 5 vec4<i32> (80 bytes, so a 16-token tile of down's 1536
+// columns fits one 64 KiB uniform view): the pairs of its units 0..3, in
+// the GEMM's order (`x_pairs`), then bitcast (d, s) and two zeros.
+// As rmsnorm.wgsl's (dim: k).
+struct NormParams {
+    dim: u32,
+    eps: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: NormParams;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;        // (n_tokens, k)
+@group(0) @binding(3) var<storage, read_write> xq: array<vec4<i32>>; // (n_tokens, k / 32, 5)
+// With NORM: the norm weight at binding 4 and `norm4(i)`, its vec4 i
+// (gpu::kernels); without, a stub.
+
+override NORM: bool = false;
+
+const WG: u32 = 8u;
+
+// Unit uu's x pairs from its rounded columns lo (4uu..) and hi (16 + 4uu..):
+// x_b + x_a * 65536 for the weight nibbles a (bits 0-3) and b (bits 16-19)
+// of the word shifted by 0, 8, 4, 12 (quant/q4_1.wgsl's column order).
+fn x_pairs(lo: vec4<i32>, hi: vec4<i32>) -> vec4<i32> {
+    return vec4<i32>(lo.z, lo.w, hi.z, hi.w) + vec4<i32>(lo.x, lo.y, hi.x, hi.y) * 65536;
+}
+
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let t = wid.y;
+    if t >= step.n_tokens {
+        return; // uniform over the workgroup
+    }
+    let k4 = p.dim / 4u;
+    let nb = p.dim / 32u;
+    let base = t * k4;
+    var scale = 1.0;
+    if NORM {
+        var ss = 0.0;
+        for (var i = lane; i < k4; i += WG) {
+            let v = x[base + i];
+            ss += dot(v, v);
+        }
+        scale = inverseSqrt(subgroupAdd(ss) / f32(p.dim) + p.eps);
+    }
+    for (var b = lane; b < nb; b += WG) {
+        let o = base + 8u * b;
+        var v0 = x[o];
+        var v1 = x[o + 1u];
+        var v2 = x[o + 2u];
+        var v3 = x[o + 3u];
+        var v4 = x[o + 4u];
+        var v5 = x[o + 5u];
+        var v6 = x[o + 6u];
+        var v7 = x[o + 7u];
+        if NORM {
+            let g = 8u * b;
+            v0 = v0 * scale * norm4(g);
+            v1 = v1 * scale * norm4(g + 1u);
+            v2 = v2 * scale * norm4(g + 2u);
+            v3 = v3 * scale * norm4(g + 3u);
+            v4 = v4 * scale * norm4(g + 4u);
+            v5 = v5 * scale * norm4(g + 5u);
+            v6 = v6 * scale * norm4(g + 6u);
+            v7 = v7 * scale * norm4(g + 7u);
+        }
+        let m = max(max(max(abs(v0), abs(v1)), max(abs(v2), abs(v3))),
+                    max(max(abs(v4), abs(v5)), max(abs(v6), abs(v7))));
+        let amax = max(max(m.x, m.y), max(m.z, m.w));
+        let id = select(0.0, 127.0 / amax, amax > 0.0);
+        let q0 = vec4<i32>(round(v0 * id));
+        let q1 = vec4<i32>(round(v1 * id));
+        let q2 = vec4<i32>(round(v2 * id));
+        let q3 = vec4<i32>(round(v3 * id));
+        let q4 = vec4<i32>(round(v4 * id));
+        let q5 = vec4<i32>(round(v5 * id));
+        let q6 = vec4<i32>(round(v6 * id));
+        let q7 = vec4<i32>(round(v7 * id));
+        let sum = dot(q0 + q1 + q2 + q3 + q4 + q5 + q6 + q7, vec4<i32>(1));
+        // d in f16 as Q8_1 stores it; s from it, so the GEMM's sums equal
+        // those of the dequantized x (src/reference/ops.rs `round_q8_1`).
+        let d = unpack2x16float(pack2x16float(vec2<f32>(amax / 127.0, 0.0))).x;
+        let ob = (t * nb + b) * 5u;
+        xq[ob] = x_pairs(q0, q4);
+        xq[ob + 1u] = x_pairs(q1, q5);
+        xq[ob + 2u] = x_pairs(q2, q6);
+        xq[ob + 3u] = x_pairs(q3, q7);
+        xq[ob + 4u] = vec4<i32>(bitcast<i32>(d), bitcast<i32>(d * f32(sum)), 0, 0);
+    }
+}
