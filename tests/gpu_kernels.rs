@@ -1423,6 +1423,21 @@ fn builders_reject_bad_shapes() {
         is_shape(ops::gemm(g, &st, &w40, &x, &x, Default::default(), 1)),
         "gemm: k not a multiple of 32"
     );
+    // Q8_1 x: Q4_1 weights on the row GEMM over 8 lanes only; k in 32s.
+    let q8_1 = ops::GemmOpts {
+        x_q8_1: true,
+        ..Default::default()
+    };
+    assert!(
+        is_option(ops::gemm_in_layout(
+            g, &st, &w, &big, &big, q8_1, 1, rows, 8
+        )),
+        "gemm: Q8_1 x on Q8_0 weights"
+    );
+    assert!(
+        is_shape(ops::quant_x(g, &st, &x, &big, None, 40, 1)),
+        "quant_x: k not a multiple of 32"
+    );
     let q40 = Weight::upload(g, "w", GgmlType::Q8_0, &wbytes[..34 * 2], 1, 40);
     assert!(
         matches!(q40, Err(Error::Shape { .. })),

@@ -352,6 +352,13 @@ pub fn quant_x(
             format!("k = {k} is not a positive multiple of 32"),
         ));
     }
+    // A workgroup is one subgroup of 8 lanes (its subgroupAdd).
+    if gemm_subgroup(gpu) != 8 {
+        return Err(Error::option(
+            "quant_x",
+            "needs subgroups of at least 8 lanes",
+        ));
+    }
     need(x, (max_tokens * k) as u64, "quant_x x")?;
     need(
         xq,
