@@ -10,13 +10,7 @@
 // A block is 5 vec4<i32> (80 bytes, so a 16-token tile of down's 1536
 // columns fits one 64 KiB uniform view): the pairs of its units 0..3, in
 // the GEMM's order (`x_pairs`), then bitcast (d, s) and two zeros.
-// As rmsnorm.wgsl's (dim: k).
-struct NormParams {
-    dim: u32,
-    eps: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// NormParams (shaders/norm_params.wgsl): dim is k.
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: NormParams;

@@ -1,10 +1,5 @@
 // y[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * w, one workgroup per token.
-struct NormParams {
-    dim: u32,
-    eps: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// NormParams: shaders/norm_params.wgsl.
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: NormParams;

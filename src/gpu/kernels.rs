@@ -538,8 +538,14 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             ..
         } => include_str!("../../shaders/gemm_row.wgsl"),
         Kernel::Embed { .. } => include_str!("../../shaders/embed.wgsl"),
-        Kernel::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
-        Kernel::QuantX { .. } => include_str!("../../shaders/quant_x.wgsl"),
+        Kernel::RmsNorm => concat!(
+            include_str!("../../shaders/norm_params.wgsl"),
+            include_str!("../../shaders/rmsnorm.wgsl")
+        ),
+        Kernel::QuantX { .. } => concat!(
+            include_str!("../../shaders/norm_params.wgsl"),
+            include_str!("../../shaders/quant_x.wgsl")
+        ),
         Kernel::RopeKv { .. } => include_str!("../../shaders/rope_kv.wgsl"),
         Kernel::Attention { subgroup: 0, .. } => include_str!("../../shaders/attention.wgsl"),
         Kernel::Attention { tokens: true, .. } => {
