@@ -1,9 +1,7 @@
 // x rounded to Q8_1 blocks for the integer row GEMM (shaders/gemm_x/
 // q8_1.wgsl), one workgroup (one 8-lane subgroup) per token, lanes over
 // 32-column blocks; with NORM, RMS-normed first (x / rms * norm weight,
-// as rmsnorm.wgsl). Rounding as llama.cpp's CPU backend rounds a Q4_1
-// matmul's input: d = amax / 127 in f16, q = round(x * 127 / amax), half
-// to even as its AVX code, s = d * sum(q). Why a pass of its own: the
+// as rmsnorm.wgsl). Rounding: shaders/q8_1_round.wgsl. Why a pass of its own: the
 // GEMM's workgroups each read every token, so rounding inside them
 // repeated it 24-48 times a token.
 //
@@ -22,13 +20,6 @@
 override NORM: bool = false;
 
 const WG: u32 = 8u;
-
-// Unit uu's x pairs from its rounded columns lo (4uu..) and hi (16 + 4uu..):
-// x_b + x_a * 65536 for the weight nibbles a (bits 0-3) and b (bits 16-19)
-// of the word shifted by 0, 8, 4, 12 (quant/q4_1.wgsl's column order).
-fn x_pairs(lo: vec4<i32>, hi: vec4<i32>) -> vec4<i32> {
-    return vec4<i32>(lo.z, lo.w, hi.z, hi.w) + vec4<i32>(lo.x, lo.y, hi.x, hi.y) * 65536;
-}
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -69,27 +60,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             v6 = v6 * scale * norm4(g + 6u);
             v7 = v7 * scale * norm4(g + 7u);
         }
-        let m = max(max(max(abs(v0), abs(v1)), max(abs(v2), abs(v3))),
-                    max(max(abs(v4), abs(v5)), max(abs(v6), abs(v7))));
-        let amax = max(max(m.x, m.y), max(m.z, m.w));
-        let id = select(0.0, 127.0 / amax, amax > 0.0);
-        let q0 = vec4<i32>(round(v0 * id));
-        let q1 = vec4<i32>(round(v1 * id));
-        let q2 = vec4<i32>(round(v2 * id));
-        let q3 = vec4<i32>(round(v3 * id));
-        let q4 = vec4<i32>(round(v4 * id));
-        let q5 = vec4<i32>(round(v5 * id));
-        let q6 = vec4<i32>(round(v6 * id));
-        let q7 = vec4<i32>(round(v7 * id));
-        let sum = dot(q0 + q1 + q2 + q3 + q4 + q5 + q6 + q7, vec4<i32>(1));
-        // d in f16 as Q8_1 stores it; s from it, so the GEMM's sums equal
-        // those of the dequantized x (src/reference/ops.rs `round_q8_1`).
-        let d = unpack2x16float(pack2x16float(vec2<f32>(amax / 127.0, 0.0))).x;
+        let r = round_q8_1(v0, v1, v2, v3, v4, v5, v6, v7);
         let ob = (t * nb + b) * 5u;
-        xq[ob] = x_pairs(q0, q4);
-        xq[ob + 1u] = x_pairs(q1, q5);
-        xq[ob + 2u] = x_pairs(q2, q6);
-        xq[ob + 3u] = x_pairs(q3, q7);
-        xq[ob + 4u] = vec4<i32>(bitcast<i32>(d), bitcast<i32>(d * f32(sum)), 0, 0);
+        xq[ob] = r.p0;
+        xq[ob + 1u] = r.p1;
+        xq[ob + 2u] = r.p2;
+        xq[ob + 3u] = r.p3;
+        xq[ob + 4u] = vec4<i32>(bitcast<i32>(r.d), bitcast<i32>(r.s), 0, 0);
     }
 }

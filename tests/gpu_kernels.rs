@@ -59,18 +59,31 @@ fn matvec_case(
     let st = step_tokens(n_tokens as u32, 0);
 
     let last = &x[(n_tokens - 1) * k..];
-    let xin = if norm {
+    let want_from = |xin: &[f32]| {
+        let mut want = r::matmul(xin, 1, &wf, wrows, k);
+        if swiglu {
+            want = r::silu_mul(&want[..rows], &want[rows..]);
+        }
+        if residual {
+            want = r::add(&want, &y0);
+        }
+        want
+    };
+    let want = want_from(&if norm {
         r::rmsnorm(last, &nw, EPS)
     } else {
         last.to_vec()
-    };
-    let mut want = r::matmul(&xin, 1, &wf, wrows, k);
-    if swiglu {
-        want = r::silu_mul(&want[..rows], &want[rows..]);
-    }
-    if residual {
-        want = r::add(&want, &y0);
-    }
+    });
+    // The integer decode path (`Kernel::Matvec { int_x }`): x (times the
+    // norm weight) rounded to Q8_1, the norm's scale taken after the sums.
+    let want_int = want_from(&if norm {
+        let ss: f32 = last.iter().map(|v| v * v).sum();
+        let scale = 1.0 / (ss / k as f32 + EPS).sqrt();
+        let xw: Vec<f32> = last.iter().zip(&nw).map(|(a, b)| a * b).collect();
+        r::round_q8_1(&xw).iter().map(|v| v * scale).collect()
+    } else {
+        r::round_q8_1(last)
+    });
     // The portable layouts, then the subgroup kernel (where the adapter has
     // subgroups) with row sets of all lanes (the default here, untuned),
     // of 2 lanes (what lavapipe runs) and of 1 (no reduction at all).
@@ -122,18 +135,25 @@ fn matvec_case(
         let d = ops::matvec(g, &st, w, &xb, &yb, opts).unwrap();
         // x as a uniform: decode on native CPU adapters (lavapipe here),
         // where the subgroup kernel runs (not for every shape).
-        let (uniform, sg) = match d.kernel {
+        let (uniform, sg, int_x) = match d.kernel {
             Kernel::Matvec {
                 x_uniform,
                 subgroup,
+                int_x,
                 ..
-            } => (x_uniform, subgroup > 0),
-            _ => (false, false),
+            } => (x_uniform, subgroup > 0, int_x),
+            _ => (false, false, false),
         };
         assert_eq!(
             uniform,
             decode && g.info.x_uniform && sg,
             "{what}: x as a uniform"
+        );
+        // Q4_1 with x as a uniform rounds x, as the prefill does there.
+        assert_eq!(
+            int_x,
+            uniform && ty == GgmlType::Q4_1,
+            "{what}: x rounded to Q8_1"
         );
         run(&[&d], n_tokens as u32);
         let tex = w.store.is_texture();
@@ -141,7 +161,8 @@ fn matvec_case(
             "{what} {layout:?} split {split:?} lanes {lanes:?} texture {tex} x uniform {uniform}"
         );
         let got = read_guarded(&yb, rows, &what);
-        assert_close(&got, &want, 1e-7, &what);
+        let want = if int_x { &want_int } else { &want };
+        assert_close(&got, want, 1e-7, &format!("{what} int_x {int_x}"));
     }
 }
 
@@ -727,9 +748,12 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                         "{ty:?} {nh}/{nkv}x{hd} rope_dim {rope_dim} pos0 {pos0} n_tokens {n_tokens} textures {tex} split {split:?}"
                     );
                     assert!(ops::fuses_rope(g, &w, rope), "{what}: not fusable");
+                    // One token: as the decode list runs it (x uniform,
+                    // and rounded for Q4_1), on both sides.
                     let opts = MatvecOpts {
                         norm: Some((&nw, EPS)),
                         split,
+                        decode: n_tokens == 1,
                         ..Default::default()
                     };
                     let (y1, kv1) = (guarded(&vec![7.0; rows]), kv_cache(&kc0, &vc0, tex));
@@ -738,14 +762,12 @@ fn matvec_with_rope_matches_matvec_then_rope_kv() {
                     let rk = ops::rope_kv(g, &st_last, s, rope, &y1, &kv1, 1).unwrap();
                     run(&[&rk], 1);
                     let (y2, kv2) = (guarded(&vec![7.0; rows]), kv_cache(&kc0, &vc0, tex));
-                    // One token: as the decode list runs it (x uniform).
                     let fused = MatvecOpts {
                         rope: Some(ops::RopeFuse {
                             shape: s,
                             rope,
                             kv: &kv2,
                         }),
-                        decode: n_tokens == 1,
                         ..opts
                     };
                     let d = ops::matvec(g, &st, &w, &x, &y2, fused).unwrap();

@@ -7,12 +7,7 @@
 // speed; integers take two products per 32-bit multiply (below), and a
 // token's block crosses the subgroup as 20 words instead of 32 floats.
 //
-// Two products per multiply: a weight word's nibbles at bits 0 and 16,
-// (q >> s) & 0x000F000F, times x's pair packed as x_b + x_a * 65536 gives
-// q_a x_b + (q_a x_a + q_b x_b) * 65536 mod 2^32; the wanted sum is the
-// high half, rounded off the low one. Bounds: |q x| <= 15 * 127, so 16
-// products keep the high half within 16 bits and the low one within 15:
-// two units per extraction.
+// The arithmetic (`w_pairs`, `high`): shaders/int_q8_1.wgsl.
 
 // A token's block of x: the pairs of unit uu (columns 4uu.. and 16 + 4uu..,
 // see quant/q4_1.wgsl) in the order of the weight word's shifts (0, 8, 4,
@@ -34,17 +29,8 @@ struct WQ {
     dm: vec2<f32>,
 }
 
-fn w_pairs(word: u32) -> vec4<i32> {
-    return vec4<i32>((vec4<u32>(word) >> vec4<u32>(0u, 8u, 4u, 12u)) & vec4<u32>(0x000F000Fu));
-}
-
 fn wq(b: WBlk) -> WQ {
     return WQ(w_pairs(b.q.x), w_pairs(b.q.y), w_pairs(b.q.z), w_pairs(b.q.w), b.dm);
-}
-
-// The high half of a sum of products, rounded (see above).
-fn high(v: i32) -> i32 {
-    return (v + 0x8000) >> 16u;
 }
 
 // Row block `w` times token block `x`.

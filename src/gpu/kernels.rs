@@ -61,6 +61,11 @@ pub enum Kernel {
         /// next power of two) ran no faster than storage; the cause was
         /// not found.
         x_uniform: bool,
+        /// With `x_uniform` and Q4_1 weights: each lane rounds its blocks
+        /// of x to Q8_1 once and the rows take integer products
+        /// (shaders/quant_sg/q4_1_int.wgsl), as the prefill's integer GEMM
+        /// and llama.cpp's CPU backend (`ops::decode_rounds_x`).
+        int_x: bool,
         /// Subgroup kernel, decode: attention's partial O projections
         /// (`Kernel::AttnO`) to add, this many vectors bound as a uniform
         /// after the other bindings (shaders/parts.wgsl): to x as it is
@@ -153,6 +158,9 @@ pub enum Kernel {
         tex: bool,
         group: u32,
         kv_tex: bool,
+        /// The O projection rounds the heads' outputs to Q8_1 (as
+        /// `Matvec`'s `int_x`).
+        int_x: bool,
     },
     /// The decode FFN in one dispatch (shaders/entry/ffn_sg.wgsl): RMSNorm,
     /// [gate; up], SiLU·mul and down on 8 lanes, `slices` workgroups each
@@ -166,6 +174,9 @@ pub enum Kernel {
         slices: u32,
         nb: u32,
         parts: u32,
+        /// [gate; up] and down round their x to Q8_1 (as `Matvec`'s
+        /// `int_x`).
+        int_x: bool,
     },
     SiluMul,
     Sample,
@@ -485,27 +496,39 @@ pub fn quant_source(ty: GgmlType) -> Result<&'static str> {
 }
 
 /// The weight decoders `set_scales` / `blk_dot_set` of the subgroup matvec (whole 32-column
-/// blocks through 16-byte loads).
-fn quant_sg_source(ty: GgmlType) -> Result<&'static str> {
-    Ok(match ty {
-        GgmlType::F32 => include_str!("../../shaders/quant_sg/f32.wgsl"),
-        GgmlType::F16 => include_str!("../../shaders/quant_sg/f16.wgsl"),
+/// blocks through 16-byte loads); with `int_x`, Q4_1 times x rounded to Q8_1.
+fn quant_sg_source(ty: GgmlType, int_x: bool) -> Result<&'static str> {
+    Ok(match (ty, int_x) {
+        (GgmlType::Q4_1, true) => concat!(
+            include_str!("../../shaders/int_q8_1.wgsl"),
+            include_str!("../../shaders/quant_sg/q4_1_int.wgsl"),
+            include_str!("../../shaders/quant_sg/scales32.wgsl")
+        ),
+        (other, true) => {
+            return Err(Error::Unsupported(format!(
+                "x rounded to Q8_1 for weights of type {}",
+                other.name()
+            )))
+        }
+        (GgmlType::F32, _) => include_str!("../../shaders/quant_sg/f32.wgsl"),
+        (GgmlType::F16, _) => include_str!("../../shaders/quant_sg/f16.wgsl"),
         // The two types with f16 scales share their scale reader.
-        GgmlType::Q8_0 => concat!(
+        (GgmlType::Q8_0, _) => concat!(
             include_str!("../../shaders/quant_sg/q8_0.wgsl"),
             include_str!("../../shaders/quant_sg/scales16.wgsl")
         ),
         // The two 4-bit types share their nibble dot.
-        GgmlType::Q4_0 => concat!(
+        (GgmlType::Q4_0, _) => concat!(
             include_str!("../../shaders/quant_sg/nibbles.wgsl"),
             include_str!("../../shaders/quant_sg/q4_0.wgsl"),
             include_str!("../../shaders/quant_sg/scales16.wgsl")
         ),
-        GgmlType::Q4_1 => concat!(
+        (GgmlType::Q4_1, _) => concat!(
             include_str!("../../shaders/quant_sg/nibbles.wgsl"),
-            include_str!("../../shaders/quant_sg/q4_1.wgsl")
+            include_str!("../../shaders/quant_sg/q4_1.wgsl"),
+            include_str!("../../shaders/quant_sg/scales32.wgsl")
         ),
-        other => {
+        (other, _) => {
             return Err(Error::Unsupported(format!(
                 "weights of type {} on the GPU",
                 other.name()
@@ -544,6 +567,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         ),
         Kernel::QuantX { .. } => concat!(
             include_str!("../../shaders/norm_params.wgsl"),
+            include_str!("../../shaders/int_q8_1.wgsl"),
             include_str!("../../shaders/quant_x.wgsl")
         ),
         Kernel::RopeKv { .. } => include_str!("../../shaders/rope_kv.wgsl"),
@@ -574,10 +598,13 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
     // the `WParams` struct.
     let quant = match kernel {
         Kernel::Matvec {
-            ty, subgroup: 1.., ..
+            ty,
+            subgroup: 1..,
+            int_x,
+            ..
         }
-        | Kernel::AttnO { ty, .. }
-        | Kernel::Ffn { ty, .. } => quant_sg_source(ty)?,
+        | Kernel::AttnO { ty, int_x, .. }
+        | Kernel::Ffn { ty, int_x, .. } => quant_sg_source(ty, int_x)?,
         _ => kernel
             .weight_type()
             .map(quant_source)
@@ -609,6 +636,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             ..
         } => concat!(
             include_str!("../../shaders/gemm_x/sg.wgsl"),
+            include_str!("../../shaders/int_q8_1.wgsl"),
             include_str!("../../shaders/gemm_x/q8_1.wgsl")
         ),
         Kernel::Gemm {
@@ -968,22 +996,28 @@ pub fn all_variants() -> Vec<Kernel> {
         v.push(Kernel::Embed { ty, tex });
         for group in [1, 3, 4] {
             for kv_tex in [false, true] {
-                v.push(Kernel::AttnO {
-                    ty,
-                    tex,
-                    group,
-                    kv_tex,
-                });
+                for int_x in [false, ty == GgmlType::Q4_1] {
+                    v.push(Kernel::AttnO {
+                        ty,
+                        tex,
+                        group,
+                        kv_tex,
+                        int_x,
+                    });
+                }
             }
         }
         for (slices, nb, parts) in [(4, 6, 3), (2, 1, 1)] {
-            v.push(Kernel::Ffn {
-                ty,
-                tex,
-                slices,
-                nb,
-                parts,
-            });
+            for int_x in [false, ty == GgmlType::Q4_1] {
+                v.push(Kernel::Ffn {
+                    ty,
+                    tex,
+                    slices,
+                    nb,
+                    parts,
+                    int_x,
+                });
+            }
         }
         for residual in [false, true] {
             for (layout, subgroup) in [
@@ -1083,6 +1117,7 @@ pub fn all_variants() -> Vec<Kernel> {
                                         rope,
                                         share_x: matches!(subgroup, 4 | 8) && split == 2,
                                         x_uniform,
+                                        int_x: x_uniform && ty == GgmlType::Q4_1,
                                         parts,
                                         fold,
                                         kv_tex,

@@ -183,6 +183,12 @@ pub fn matvec(
         }
         _ => subgroup,
     };
+    let x_uniform = opts.decode
+        && subgroup > 0
+        && gpu.info.x_uniform
+        && w.cols * 4 <= X_UNIFORM_BYTES as usize
+        && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding.min(x.size())
+        && x.usage().contains(wgpu::BufferUsages::UNIFORM);
     let kernel = Kernel::Matvec {
         ty: w.ty,
         fuse_norm: opts.norm.is_some(),
@@ -197,12 +203,8 @@ pub fn matvec(
         // The broadcasts need every lane in every pass: whole pairs of
         // blocks.
         share_x: matches!(subgroup, 4 | 8) && split == 2 && (w.cols / 32).is_multiple_of(2),
-        x_uniform: opts.decode
-            && subgroup > 0
-            && gpu.info.x_uniform
-            && w.cols * 4 <= X_UNIFORM_BYTES as usize
-            && X_UNIFORM_BYTES <= gpu.info.max_uniform_binding.min(x.size())
-            && x.usage().contains(wgpu::BufferUsages::UNIFORM),
+        x_uniform,
+        int_x: x_uniform && decode_rounds_x(gpu, w.ty),
         parts: match opts.parts {
             Some((pb, count)) => {
                 check_parts(gpu, pb, count, if opts.residual { n } else { w.cols })?;
@@ -332,6 +334,17 @@ pub fn gemm_takes_q8_1(gpu: &Gpu, w: &Weight) -> bool {
         && tile_bytes.is_multiple_of(u64::from(
             gpu.device.limits().min_uniform_buffer_offset_alignment,
         ))
+}
+
+/// Whether the decode kernels on the subgroup matvec's row sums (the
+/// matvec with x as a uniform, `ffn`, `attention_o`) round x to Q8_1 for
+/// weights of type `ty` here: Q4_1 on adapters that bind x as a uniform
+/// (native CPU adapters), the adapters where the prefill rounds it too
+/// (`gemm_takes_q8_1`), so prompt and reply are computed alike. Why:
+/// integer products (shaders/quant_sg/q4_1_int.wgsl); each lane rounds
+/// its blocks once for all the rows it meets.
+pub fn decode_rounds_x(gpu: &Gpu, ty: GgmlType) -> bool {
+    ty == GgmlType::Q4_1 && gpu.info.x_uniform
 }
 
 /// x `(n_tokens, k)` rounded to Q8_1 blocks in `xq` for the integer row
@@ -943,6 +956,7 @@ pub fn ffn(
         slices,
         nb: to_u32(hidden / slices as usize / 64, "ffn blocks")?,
         parts: attn_parts.1,
+        int_x: decode_rounds_x(gpu, gate_up.ty),
     };
     let gp = gate_up.params(hidden, norm.1)?;
     let dp = down.params(dim, 0.0)?;
@@ -997,6 +1011,7 @@ pub fn attention_o(
         tex: wo.store.is_texture(),
         group: to_u32(s.n_heads / s.n_kv_heads, "n_heads")?,
         kv_tex: kv.is_texture(),
+        int_x: decode_rounds_x(gpu, wo.ty),
     };
     let ap = attn_params(s, scale, window)?;
     let apb = gpu.uniform_init("attention params", bytemuck::bytes_of(&ap))?;
