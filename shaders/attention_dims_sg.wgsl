@@ -17,7 +17,9 @@
 // GPUs keep attention_sg.wgsl.
 
 // AttnParams and the bindings (vec4 views): shaders/attn_params.wgsl,
-// shaders/attn_sg_bindings.wgsl (or attn_o_sg.wgsl's), attn_kv.wgsl.
+// shaders/attn_sg_bindings.wgsl (or attn_o_sg.wgsl's), attn_kv.wgsl; q is
+// read through the hook `q4` (vec4 i of the qkv rows; workgroup memory in
+// shaders/entry/qkv_attn_o_sg.wgsl, which computes q itself).
 
 override WG: u32 = 8u;    // lanes: the adapter's minimum subgroup size
 override HD4: u32 = 16u;  // head_dim / 4 = WG * DPL4
@@ -45,7 +47,7 @@ fn attend(kvh: u32, t: u32, lane: u32) -> array<vec4<f32>, MAXD> {
     for (var h = 0u; h < 4u; h++) {
         let qb = t * stride4 + (kvh * GROUP + min(h, GROUP - 1u)) * HD4 + l4;
         for (var r = 0u; r < DPL4; r++) {
-            qd[h * DPL4 + r] = qkv[qb + r] * p.scale;
+            qd[h * DPL4 + r] = q4(qb + r) * p.scale;
         }
     }
     // ad[d][h]: output sums of the lane's dim d of head h.

@@ -11,3 +11,7 @@
 fn store_out(i: u32, v: vec4<f32>) {
     out[i] = v;
 }
+
+fn q4(i: u32) -> vec4<f32> {
+    return qkv[i];
+}

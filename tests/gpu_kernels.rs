@@ -1108,6 +1108,146 @@ fn ffn_and_fold_match_matvecs() {
     print_worst("ffn");
 }
 
+/// A layer's attention half in one dispatch (`ops::qkv_attention_o`)
+/// against the two it replaces, which the tests above hold to the
+/// reference: the QKV matvec with RoPE, the KV append and (after the
+/// first layer) the FFN's partial vectors folded into x, then attention
+/// with its O share. [q; k; v] and Wo share a store, as the loader places
+/// them. Attention's outputs, the partial vectors, the caches and the
+/// folded residual must agree to NMSE <= 1e-12: the same row sums, the
+/// same rotation and attention code, the same order.
+#[test]
+fn qkv_attention_o_matches_matvec_then_attention_o() {
+    let g = gpu();
+    let mut rng = Rng::new(19);
+    // (type, heads, kv heads, dim); head_dim 64
+    for (ty, nh, nkv, dim) in [
+        (GgmlType::Q4_1, 9, 3, 576),
+        (GgmlType::Q8_0, 8, 2, 128),
+        (GgmlType::F16, 4, 4, 192),
+        (GgmlType::Q4_0, 4, 1, 64),
+    ] {
+        for (pos0, nparts) in [(0, 0), (300, 4)] {
+            let RopeSetup {
+                s,
+                rope,
+                rows,
+                wbytes,
+                x,
+                nw,
+                kc0,
+                vc0,
+                st,
+            } = rope_setup(&mut rng, ty, (nh, nkv, 64, 64), dim, pos0, 1);
+            let qd = nh * 64;
+            let ob = rand_weight(&mut rng, ty, dim, qd);
+            let fp = upload(&padded(&rng.vec(nparts.max(1) * dim, -0.5, 0.5)));
+            let scale = 0.125;
+            for tex in [false, true] {
+                let what =
+                    format!("{ty:?} {nh}/{nkv} dim {dim} pos0 {pos0} parts {nparts} texture {tex}");
+                // One store: [q; k; v] from texel 0, Wo after it.
+                let qkv_words = edge_llm::quant::repacked_words(ty, rows, dim).unwrap();
+                let base = qkv_words.div_ceil(4);
+                let total = base * 4 + edge_llm::quant::repacked_words(ty, dim, qd).unwrap();
+                let store = ops::WeightStore::new(g, "attn", total as u64, tex).unwrap();
+                let qkv = Weight::upload_at(g, "qkv", ty, &wbytes, rows, dim, &store, 0).unwrap();
+                let wo = Weight::upload_at(g, "wo", ty, &ob, dim, qd, &store, base as u32).unwrap();
+                let fold = |xo| (nparts > 0).then_some((&fp, nparts as u32, xo));
+                // Separate (the caches in buffers: the fused kernel's).
+                let (y1, kv1) = (guarded(&vec![7.0; rows]), kv_cache(&kc0, &vc0, false));
+                let xo1 = guarded(&vec![f32::NAN; dim]);
+                let rf1 = ops::RopeFuse {
+                    shape: s,
+                    rope,
+                    kv: &kv1,
+                };
+                assert!(
+                    ops::fuses_qkv_attention_o(g, s, &qkv, &wo, rope, &kv1),
+                    "{what}: not fusable"
+                );
+                let mv = ops::matvec(
+                    g,
+                    &st,
+                    &qkv,
+                    &x,
+                    &y1,
+                    MatvecOpts {
+                        norm: Some((&nw, EPS)),
+                        split: Some(2),
+                        decode: true,
+                        rope: Some(rf1),
+                        parts: fold(&xo1).map(|(b, n, _)| (b, n)),
+                        fold: fold(&xo1).map(|f| f.2),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                let out1 = upload(&padded(&vec![0.0; qd]));
+                let parts1 = upload(&padded(&vec![f32::NAN; nkv * dim]));
+                let ao =
+                    ops::attention_o(g, &st, s, scale, 0, &y1, &kv1, &out1, &wo, &parts1).unwrap();
+                run(&[&mv, &ao], 1);
+                // Fused.
+                let kv2 = kv_cache(&kc0, &vc0, false);
+                let xo2 = guarded(&vec![f32::NAN; dim]);
+                let out2 = upload(&padded(&vec![0.0; qd]));
+                let parts2 = upload(&padded(&vec![f32::NAN; nkv * dim]));
+                let rf2 = ops::RopeFuse {
+                    shape: s,
+                    rope,
+                    kv: &kv2,
+                };
+                let d = ops::qkv_attention_o(
+                    g,
+                    &st,
+                    rf2,
+                    scale,
+                    &qkv,
+                    (&nw, EPS),
+                    &x,
+                    fold(&xo2),
+                    &out2,
+                    &wo,
+                    &parts2,
+                )
+                .unwrap();
+                assert!(
+                    matches!(d.kernel, Kernel::QkvAttnO { parts, .. } if parts == nparts as u32),
+                    "{what}: {:?}",
+                    d.kernel
+                );
+                run(&[&d], 1);
+                for (name, a, b, n) in [
+                    ("out", &out1, &out2, qd),
+                    ("parts", &parts1, &parts2, nkv * dim),
+                ] {
+                    assert_close(
+                        &read_all(b)[..n],
+                        &read_all(a)[..n],
+                        1e-12,
+                        &format!("{what}: {name}"),
+                    );
+                }
+                let ((wk, wv), (gk, gv)) = (
+                    read_kv(&kv1, kc0.len(), &what),
+                    read_kv(&kv2, kc0.len(), &what),
+                );
+                for (name, want, got) in [("k cache", wk, gk), ("v cache", wv, gv)] {
+                    let (want, got) = (f16_values(&want), f16_values(&got));
+                    assert_close(&got, &want, 1e-12, &format!("{what}: {name}"));
+                }
+                if nparts > 0 {
+                    let want = read_guarded(&xo1, dim, &what);
+                    let got = read_guarded(&xo2, dim, &what);
+                    assert_close(&got, &want, 1e-12, &format!("{what}: folded"));
+                }
+            }
+        }
+    }
+    print_worst("qkv+attention+o");
+}
+
 /// The row GEMM with RoPE and the KV append in its epilogue (and the
 /// fused norm, as the prefill runs it) against the same GEMM then rope_kv:
 /// q, k, v in qkv and both whole caches must agree (NMSE <= 1e-12: the

@@ -162,6 +162,19 @@ pub enum Kernel {
         /// `Matvec`'s `int_x`).
         int_x: bool,
     },
+    /// A layer's attention half of decode in one dispatch
+    /// (shaders/entry/qkv_attn_o_sg.wgsl): per KV head, RMSNorm and its
+    /// rows of [q; k; v] (`ty`, `tex` as `Matvec`'s, with `int_x`), RoPE
+    /// and the KV append (the caches in buffers), then `AttnO`'s attention
+    /// and O share. [q; k; v] and Wo share a store; x plus `parts` partial
+    /// vectors (the FFN's, folded into a buffer) is the input.
+    QkvAttnO {
+        ty: GgmlType,
+        tex: bool,
+        group: u32,
+        parts: u32,
+        int_x: bool,
+    },
     /// The decode FFN in one dispatch (shaders/entry/ffn_sg.wgsl): RMSNorm,
     /// [gate; up], SiLU·mul and down on 8 lanes, `slices` workgroups each
     /// over ffn / `slices` hidden units (`nb` pairs of 32-column blocks of
@@ -224,6 +237,9 @@ impl Kernel {
             if fold {
                 b.push(W);
             }
+        }
+        if let Kernel::QkvAttnO { parts: 1.., .. } = self {
+            b.extend([U, W]);
         }
         b
     }
@@ -304,6 +320,11 @@ impl Kernel {
             // (Wo's word view,) k cache, v cache, parts
             Kernel::AttnO { tex: true, .. } => &[U, U, T, U, R, W, R, R, W],
             Kernel::AttnO { .. } => &[U, U, R, U, R, W, R, R, R, W],
+            // step, [q; k; v] params, store, x, attention params, norm
+            // weight, (store's word view,) Wo params, rope params, k cache,
+            // v cache, out, parts (then, with parts, pa and xo)
+            Kernel::QkvAttnO { tex: true, .. } => &[U, U, T, U, U, R, U, U, W, W, W, W],
+            Kernel::QkvAttnO { .. } => &[U, U, R, U, U, R, R, U, U, W, W, W, W],
             // step, [gate; up] params, store, x, h, norm weight, (store's
             // word view,) down params, parts, fparts, residual out
             Kernel::Ffn { tex: true, .. } => &[U, U, T, U, W, R, U, U, W, W],
@@ -397,6 +418,15 @@ impl Kernel {
                 ("DPL4", 2.0),
                 ("SPLIT", 2.0),
             ],
+            Kernel::QkvAttnO { group, .. } => vec![
+                ("WG", 8.0),
+                ("HD4", 16.0),
+                ("GROUP", f64::from(group)),
+                ("DPL4", 2.0),
+                ("SPLIT", 2.0),
+                ("XSHARE", 1.0),
+                ("FUSE_NORM", 1.0),
+            ],
             Kernel::Ffn { .. } => vec![
                 ("WG", 8.0),
                 ("SPLIT", 2.0),
@@ -459,6 +489,7 @@ impl Kernel {
             | Kernel::Gemm { ty, .. }
             | Kernel::Embed { ty, .. }
             | Kernel::AttnO { ty, .. }
+            | Kernel::QkvAttnO { ty, .. }
             | Kernel::Ffn { ty, .. } => Some(ty),
             _ => None,
         }
@@ -584,7 +615,15 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             include_str!("../../shaders/attention_dims_sg.wgsl"),
             include_str!("../../shaders/attn_kv.wgsl"),
             include_str!("../../shaders/matvec_sg.wgsl"),
+            include_str!("../../shaders/o_share_sg.wgsl"),
             include_str!("../../shaders/attn_o_sg.wgsl")
+        ),
+        Kernel::QkvAttnO { .. } => concat!(
+            include_str!("../../shaders/attention_dims_sg.wgsl"),
+            include_str!("../../shaders/attn_kv.wgsl"),
+            include_str!("../../shaders/matvec_sg.wgsl"),
+            include_str!("../../shaders/o_share_sg.wgsl"),
+            include_str!("../../shaders/entry/qkv_attn_o_sg.wgsl")
         ),
         Kernel::Ffn { .. } => concat!(
             include_str!("../../shaders/matvec_sg.wgsl"),
@@ -604,6 +643,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             ..
         }
         | Kernel::AttnO { ty, int_x, .. }
+        | Kernel::QkvAttnO { ty, int_x, .. }
         | Kernel::Ffn { ty, int_x, .. } => quant_sg_source(ty, int_x)?,
         _ => kernel
             .weight_type()
@@ -617,10 +657,12 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
         | Kernel::Gemm { tex: true, .. }
         | Kernel::Embed { tex: true, .. }
         | Kernel::AttnO { tex: true, .. }
+        | Kernel::QkvAttnO { tex: true, .. }
         | Kernel::Ffn { tex: true, .. } => (WPARAMS, WEIGHT_TEXTURE),
-        Kernel::Matvec { subgroup: 1.., .. } | Kernel::AttnO { .. } | Kernel::Ffn { .. } => {
-            (WPARAMS, WEIGHT_BUFFER_SG)
-        }
+        Kernel::Matvec { subgroup: 1.., .. }
+        | Kernel::AttnO { .. }
+        | Kernel::QkvAttnO { .. }
+        | Kernel::Ffn { .. } => (WPARAMS, WEIGHT_BUFFER_SG),
         Kernel::Matvec { .. } | Kernel::Gemm { .. } | Kernel::Embed { .. } => {
             (WPARAMS, WEIGHT_BUFFER)
         }
@@ -751,7 +793,25 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
                  @group(0) @binding({n}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, width)\n{fold}{PARTS}"
             )
         }
-        Kernel::Matvec { subgroup: 1.., .. } => "const NPARTS = 0u;\n\
+        Kernel::QkvAttnO {
+            tex,
+            parts: np @ 1..,
+            ..
+        } => {
+            // After the tail (out, parts) that follows the rope and Wo
+            // params.
+            let n = if tex { 12 } else { 13 };
+            format!(
+                "const NPARTS = {}u;\n\
+                 const FOLD = true;\n\
+                 @group(0) @binding({n}) var<uniform> pa: array<vec4<f32>, 4096>; // (NPARTS, dim)\n\
+                 @group(0) @binding({}) var<storage, read_write> xo: array<vec4<f32>>; // (dim,)\n\
+                 fn fold_store(i: u32, v: vec4<f32>) {{ xo[i] = v; }}\n{PARTS}",
+                np,
+                n + 1
+            )
+        }
+        Kernel::Matvec { subgroup: 1.., .. } | Kernel::QkvAttnO { .. } => "const NPARTS = 0u;\n\
              const FOLD = false;\n\
              fn fold_store(i: u32, v: vec4<f32>) {}\n\
              fn parts4(i: u32) -> vec4<f32> { return vec4<f32>(0.0); }\n\
@@ -789,6 +849,21 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             ..
         } => rope_at(if tex { 6 } else { 7 }),
         Kernel::Matvec { subgroup: 1.., .. } => ROPE_STUB.to_string(),
+        Kernel::QkvAttnO { tex, .. } => {
+            // After the store's word view (binding 6) for a buffer.
+            let n = if tex { 6 } else { 7 };
+            format!(
+                "{ATTN_PARAMS}\n{ROPE}\n{ROPE_STORE}\n\
+                 @group(0) @binding({n}) var<uniform> wpo: WParams; // Wo: n = dim\n\
+                 @group(0) @binding({}) var<uniform> rp: RopeParams;\n{}\
+                 @group(0) @binding({}) var<storage, read_write> out: array<vec4<f32>>; // (n_heads * head_dim,)\n\
+                 @group(0) @binding({}) var<storage, read_write> parts: array<f32>; // (n_kv_heads, dim)\n",
+                n + 1,
+                kv_source(n + 2, KvAccess::ReadWrite, false),
+                n + 4,
+                n + 5
+            )
+        }
         Kernel::AttnO { tex, .. } => {
             // After Wo's word view (binding 6) for a buffer.
             let n = if tex { 6 } else { 7 };
@@ -852,6 +927,9 @@ enum KvAccess {
     /// Loads quads of f16 (`k_quad`, `v_quad`; `k4`, `v4` in
     /// shaders/attn_kv.wgsl): the subgroup attention kernels.
     Quads,
+    /// Both `Write`'s and `Quads`' accessors, buffers only: the kernel
+    /// that appends k and v and then attends (`Kernel::QkvAttnO`).
+    ReadWrite,
 }
 
 /// The K and V caches' bindings `kc`, `vc` at `n` and `n + 1`, buffers or
@@ -870,6 +948,10 @@ fn kv_source(n: u32, access: KvAccess, tex: bool) -> String {
         (KvAccess::Quads, false) => (
             "var<storage, read> {}: array<vec2<u32>>",
             include_str!("../../shaders/kv/buffer_quads.wgsl"),
+        ),
+        (KvAccess::ReadWrite, _) => (
+            "var<storage, read_write> {}: array<vec2<u32>>",
+            include_str!("../../shaders/kv/buffer_rw.wgsl"),
         ),
         (KvAccess::Write, true) => (
             "var {}: texture_storage_2d<r32uint, write>",
@@ -1002,6 +1084,19 @@ pub fn all_variants() -> Vec<Kernel> {
                         tex,
                         group,
                         kv_tex,
+                        int_x,
+                    });
+                }
+            }
+        }
+        for group in [1, 3, 4] {
+            for parts in [0, 4] {
+                for int_x in [false, ty == GgmlType::Q4_1] {
+                    v.push(Kernel::QkvAttnO {
+                        ty,
+                        tex,
+                        group,
+                        parts,
                         int_x,
                     });
                 }

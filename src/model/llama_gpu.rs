@@ -339,7 +339,7 @@ struct Builder<'a> {
     max_batch: usize,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn op(&self, name: &str, out: Act, dispatch: Dispatch) -> Op {
         Op {
             name: name.to_string(),
@@ -401,6 +401,91 @@ impl Builder<'_> {
         Ok(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, attn))
     }
 
+    /// A decode layer's attention half where `ops::qkv_attention_o` cannot
+    /// run: the QKV matvec (with RoPE and the KV append in its epilogue
+    /// where it can, else rope_kv), then attention with its O share (the
+    /// partial vectors returned, for the FFN to add) or attention and the
+    /// O matvec adding to x.
+    fn attention_half(
+        &self,
+        v: &mut Vec<Op>,
+        l: usize,
+        w: &LayerW,
+        fold: Option<(&wgpu::Buffer, u32)>,
+        qkv_x: &wgpu::Buffer,
+    ) -> Result<Option<(&'a wgpu::Buffer, u32)>> {
+        let (gpu, step, a, c) = (self.gpu, self.step, self.acts, self.c);
+        let norm = |nw| MatvecOpts {
+            norm: Some((nw, c.norm_eps)),
+            decode: true,
+            ..Default::default()
+        };
+        let residual = MatvecOpts {
+            residual: true,
+            decode: true,
+            ..Default::default()
+        };
+        // RoPE and the KV append in the QKV matvec's epilogue where
+        // that kernel can (one dispatch per layer fewer), else rope_kv.
+        if ops::fuses_rope(gpu, &w.qkv, self.rope()) {
+            let fused = MatvecOpts {
+                rope: Some(ops::RopeFuse {
+                    shape: self.shape,
+                    rope: self.rope(),
+                    kv: &w.kv,
+                }),
+                parts: fold,
+                fold: fold.map(|_| &a.x),
+                ..norm(&w.attn_norm)
+            };
+            v.push(self.op(
+                &format!("blk.{l}.qkv_rope_kv"),
+                Act::Qkv,
+                ops::matvec(gpu, step, &w.qkv, qkv_x, &a.qkv, fused)?,
+            ));
+        } else if fold.is_some() {
+            return Err(crate::Error::shape(
+                "decode",
+                "the fused FFN needs the QKV matvec with RoPE",
+            ));
+        } else {
+            v.push(self.op(
+                &format!("blk.{l}.qkv"),
+                Act::Qkv,
+                ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
+            ));
+            v.push(self.rope_op(l, w, 1)?);
+        }
+        // Attention with its share of the O projection where it can
+        // (one dispatch per layer fewer): the FFN's matvecs then add
+        // the partial vectors to the residual.
+        let parts = ops::fuses_attention_o(gpu, self.shape, &w.wo)
+            .then_some((&a.parts, self.shape.n_kv_heads as u32));
+        if parts.is_some() {
+            let attn_o = ops::attention_o(
+                gpu,
+                step,
+                self.shape,
+                self.scale(),
+                0,
+                &a.qkv,
+                &w.kv,
+                &a.attn,
+                &w.wo,
+                &a.parts,
+            )?;
+            v.push(self.op(&format!("blk.{l}.kqv_out_o"), Act::Attn, attn_o));
+        } else {
+            v.push(self.attention_op(l, w, 1)?);
+            v.push(self.op(
+                &format!("blk.{l}.ffn_inp"),
+                Act::X,
+                ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
+            ));
+        }
+        Ok(parts)
+    }
+
     fn decode(
         &self,
         embd: &Weight,
@@ -444,64 +529,33 @@ impl Builder<'_> {
                 decode: true,
                 ..Default::default()
             };
-            // RoPE and the KV append in the QKV matvec's epilogue where
-            // that kernel can (one dispatch per layer fewer), else rope_kv.
-            if ops::fuses_rope(gpu, &w.qkv, self.rope()) {
-                let fused = MatvecOpts {
-                    rope: Some(ops::RopeFuse {
-                        shape: self.shape,
-                        rope: self.rope(),
-                        kv: &w.kv,
-                    }),
-                    parts: fold,
-                    fold: fold.map(|_| &a.x),
-                    ..norm(&w.attn_norm)
+            // The whole attention half in one dispatch where it can
+            // (`ops::qkv_attention_o`: two dispatches a layer fewer).
+            let rf = ops::RopeFuse {
+                shape: self.shape,
+                rope: self.rope(),
+                kv: &w.kv,
+            };
+            let parts =
+                if ops::fuses_qkv_attention_o(gpu, self.shape, &w.qkv, &w.wo, rf.rope, &w.kv) {
+                    let op = ops::qkv_attention_o(
+                        gpu,
+                        step,
+                        rf,
+                        self.scale(),
+                        &w.qkv,
+                        (&w.attn_norm, c.norm_eps),
+                        qkv_x,
+                        fold.map(|(fp, n)| (fp, n, &a.x)),
+                        &a.attn,
+                        &w.wo,
+                        &a.parts,
+                    )?;
+                    v.push(self.op(&format!("blk.{l}.kqv_out_o"), Act::Attn, op));
+                    Some((&a.parts, self.shape.n_kv_heads as u32))
+                } else {
+                    self.attention_half(&mut v, l, w, fold, qkv_x)?
                 };
-                v.push(self.op(
-                    &format!("blk.{l}.qkv_rope_kv"),
-                    Act::Qkv,
-                    ops::matvec(gpu, step, &w.qkv, qkv_x, &a.qkv, fused)?,
-                ));
-            } else if fold.is_some() {
-                return Err(crate::Error::shape(
-                    "decode",
-                    "the fused FFN needs the QKV matvec with RoPE",
-                ));
-            } else {
-                v.push(self.op(
-                    &format!("blk.{l}.qkv"),
-                    Act::Qkv,
-                    ops::matvec(gpu, step, &w.qkv, &a.x, &a.qkv, norm(&w.attn_norm))?,
-                ));
-                v.push(self.rope_op(l, w, 1)?);
-            }
-            // Attention with its share of the O projection where it can
-            // (one dispatch per layer fewer): the FFN's matvecs then add
-            // the partial vectors to the residual.
-            let parts = ops::fuses_attention_o(gpu, self.shape, &w.wo)
-                .then_some((&a.parts, self.shape.n_kv_heads as u32));
-            if parts.is_some() {
-                let attn_o = ops::attention_o(
-                    gpu,
-                    step,
-                    self.shape,
-                    self.scale(),
-                    0,
-                    &a.qkv,
-                    &w.kv,
-                    &a.attn,
-                    &w.wo,
-                    &a.parts,
-                )?;
-                v.push(self.op(&format!("blk.{l}.kqv_out_o"), Act::Attn, attn_o));
-            } else {
-                v.push(self.attention_op(l, w, 1)?);
-                v.push(self.op(
-                    &format!("blk.{l}.ffn_inp"),
-                    Act::X,
-                    ops::matvec(gpu, step, &w.wo, &a.attn, &a.x, residual)?,
-                ));
-            }
             // Not in the last layer: the LM head would load the partial
             // vectors with x in each of its (vocab / 64) workgroups.
             let last = l + 1 == layers.len();

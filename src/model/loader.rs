@@ -79,9 +79,33 @@ struct LayerSlots {
     gate_up_parts: [Option<Part>; 2],
     gate_up: Option<Weight>,
     down: Option<Weight>,
-    /// The store [gate; up] and down share (down from the texel given),
-    /// once one of them arrives; `None` inside when they cannot share.
+    /// The stores [q; k; v] and Wo, [gate; up] and down share (the second
+    /// from the texel given), made once one of them arrives; `None` inside
+    /// when they cannot share (`Body::home`).
+    attn_home: Option<Option<(WeightStore, u32)>>,
     ffn_home: Option<Option<(WeightStore, u32)>>,
+}
+
+/// A layer's two weights that one decode kernel reads together on CPU
+/// adapters (`ops::qkv_attention_o`, `ops::ffn`), so one store holds
+/// them: a stacked weight from texel 0, then the other.
+#[derive(Clone, Copy)]
+enum Pair {
+    /// [q; k; v], then Wo.
+    Attn,
+    /// [gate; up], then down.
+    Ffn,
+}
+
+impl Role {
+    /// The layer and shared store of a weight that has one.
+    fn home(self) -> Option<(usize, Pair)> {
+        match self {
+            Role::Qkv(l, _) | Role::Wo(l) => Some((l, Pair::Attn)),
+            Role::GateUp(l, _) | Role::Down(l) => Some((l, Pair::Ffn)),
+            _ => None,
+        }
+    }
 }
 
 /// The tensor-data side of a load: which tensors to take from which bytes,
@@ -211,9 +235,9 @@ impl Body {
                 continue;
             }
             if self.slab.is_none() && self.cur.is_empty() && pos == offset {
-                let home = match role {
-                    Role::Down(l) => self.ffn_home(gpu, l)?,
-                    _ => None,
+                let home = match role.home() {
+                    Some((l, pair)) => self.home(gpu, l, pair)?,
+                    None => None,
                 };
                 self.slab = Sliced::start(gpu, &self.plan[self.next], home)?;
             }
@@ -288,9 +312,9 @@ impl Body {
     /// Uploads plan entry `i` from its `data`, or holds it until its fused
     /// siblings arrive.
     fn deliver(&mut self, gpu: &Gpu, i: usize, data: &[u8]) -> Result<()> {
-        let home = match self.plan[i].role {
-            Role::Down(l) | Role::GateUp(l, _) => self.ffn_home(gpu, l)?,
-            _ => None,
+        let home = match self.plan[i].role.home() {
+            Some((l, pair)) => self.home(gpu, l, pair)?,
+            None => None,
         };
         let t = &self.plan[i];
         let (name, ty, rows, cols) = (t.name.as_str(), t.ty, t.rows, t.cols);
@@ -305,15 +329,19 @@ impl Body {
             Role::FfnNorm(l) => {
                 slot(&mut self.layers, l)?.ffn_norm = Some(f32_buffer(gpu, name, ty, data)?)
             }
-            Role::Wo(l) => slot(&mut self.layers, l)?.wo = Some(upload(name)?),
-            Role::Down(l) => {
+            Role::Wo(l) | Role::Down(l) => {
                 let w = match home {
                     Some((store, base)) => {
                         Weight::upload_at(gpu, name, ty, data, rows, cols, &store, base)?
                     }
                     None => upload(name)?,
                 };
-                slot(&mut self.layers, l)?.down = Some(w);
+                let s = slot(&mut self.layers, l)?;
+                if matches!(t.role, Role::Wo(_)) {
+                    s.wo = Some(w);
+                } else {
+                    s.down = Some(w);
+                }
             }
             Role::Qkv(l, p) => {
                 let s = slot(&mut self.layers, l)?;
@@ -325,7 +353,12 @@ impl Body {
                     (ty, data, rows),
                     &mut self.pending,
                 )? {
-                    s.qkv = Some(Weight::upload(gpu, &label, ty, &bytes, rows, cols)?);
+                    s.qkv = Some(match home {
+                        Some((store, _)) => {
+                            Weight::upload_at(gpu, &label, ty, &bytes, rows, cols, &store, 0)?
+                        }
+                        None => Weight::upload(gpu, &label, ty, &bytes, rows, cols)?,
+                    });
                 }
             }
             Role::GateUp(l, p) => {
@@ -353,40 +386,50 @@ impl Body {
         Ok(())
     }
 
-    /// The store layer `l`'s [gate; up] and down share, and down's first
+    /// The store layer `l`'s `pair` shares, and the second weight's first
     /// texel in it: made when the first of them arrives, from the plan's
-    /// shapes. Why: the decode FFN on CPU adapters reads both in one
-    /// kernel (`ops::ffn`), and a kernel binds one store. `None` where
-    /// they cannot share one (gate and up of different types, a type the
+    /// shapes. Why: on CPU adapters one decode kernel reads both
+    /// (`Pair`), and a kernel binds one store. `None` where they cannot
+    /// share one (stacked parts of different types or widths, a type the
     /// GPU layout lacks, or more than one binding holds).
-    fn ffn_home(&mut self, gpu: &Gpu, l: usize) -> Result<Option<(WeightStore, u32)>> {
-        if let Some(home) = &slot(&mut self.layers, l)?.ffn_home {
-            return Ok(home.clone());
+    fn home(&mut self, gpu: &Gpu, l: usize, pair: Pair) -> Result<Option<(WeightStore, u32)>> {
+        let cached = |s: &LayerSlots| match pair {
+            Pair::Attn => s.attn_home.clone(),
+            Pair::Ffn => s.ffn_home.clone(),
+        };
+        if let Some(home) = cached(slot(&mut self.layers, l)?) {
+            return Ok(home);
         }
         let find = |role: Role| self.plan.iter().find(|t| t.role == role);
-        let home = match (
-            find(Role::GateUp(l, 0)),
-            find(Role::GateUp(l, 1)),
-            find(Role::Down(l)),
-        ) {
-            (Some(g), Some(u), Some(d)) if g.ty == u.ty && g.cols == u.cols => {
-                let sizes = crate::quant::repacked_words(g.ty, g.rows + u.rows, g.cols)
-                    .and_then(|gu| Ok((gu, crate::quant::repacked_words(d.ty, d.rows, d.cols)?)));
+        let (stacked, second, label): (Vec<Option<&Planned>>, _, _) = match pair {
+            Pair::Attn => (
+                (0..3).map(|i| find(Role::Qkv(l, i))).collect(),
+                find(Role::Wo(l)),
+                format!("blk.{l}.attn"),
+            ),
+            Pair::Ffn => (
+                (0..2).map(|i| find(Role::GateUp(l, i))).collect(),
+                find(Role::Down(l)),
+                format!("blk.{l}.ffn"),
+            ),
+        };
+        let parts: Option<Vec<&Planned>> = stacked.into_iter().collect();
+        let home = match (parts, second) {
+            (Some(p), Some(d)) if p.iter().all(|t| t.ty == p[0].ty && t.cols == p[0].cols) => {
+                let rows = p.iter().map(|t| t.rows).sum();
+                let sizes = crate::quant::repacked_words(p[0].ty, rows, p[0].cols)
+                    .and_then(|a| Ok((a, crate::quant::repacked_words(d.ty, d.rows, d.cols)?)));
                 match sizes {
-                    Ok((gu, dw)) => {
-                        // Down starts on a whole texel (u64: usize is 32
-                        // bits on wasm32).
-                        let base = (gu as u64).div_ceil(4);
-                        let total = base * 4 + dw as u64;
+                    Ok((a, b)) => {
+                        // The second starts on a whole texel (u64: usize is
+                        // 32 bits on wasm32).
+                        let base = (a as u64).div_ceil(4);
+                        let total = base * 4 + b as u64;
                         let fits = total * 4 <= gpu.info.max_storage_binding
                             && u32::try_from(total).is_ok();
                         if fits {
-                            let store = WeightStore::new(
-                                gpu,
-                                &format!("blk.{l}.ffn"),
-                                total,
-                                gpu.info.weight_textures,
-                            )?;
+                            let store =
+                                WeightStore::new(gpu, &label, total, gpu.info.weight_textures)?;
                             // base < total, which fits a u32.
                             Some((store, u32::try_from(base).unwrap_or(u32::MAX)))
                         } else {
@@ -399,7 +442,11 @@ impl Body {
             }
             _ => None,
         };
-        slot(&mut self.layers, l)?.ffn_home = Some(home.clone());
+        let s = slot(&mut self.layers, l)?;
+        match pair {
+            Pair::Attn => s.attn_home = Some(home.clone()),
+            Pair::Ffn => s.ffn_home = Some(home.clone()),
+        }
         Ok(home)
     }
 

@@ -1031,6 +1031,112 @@ pub fn attention_o(
     )
 }
 
+/// Whether a layer's decode attention half runs as one dispatch
+/// (`qkv_attention_o`): where `attention_o` and the QKV matvec's RoPE
+/// epilogue run on 8 lanes with x as a uniform, [q; k; v] and Wo of one
+/// type in one store, the caches in buffers (a workgroup reads back the
+/// k and v it appended: storage buffers have a barrier for that in WGSL,
+/// storage textures' reads do not exist), and x's blocks even in number
+/// (the row sets share x loads in pairs of blocks).
+pub fn fuses_qkv_attention_o(
+    gpu: &Gpu,
+    s: AttnShape,
+    qkv: &Weight,
+    wo: &Weight,
+    rope: RopeOpts,
+    kv: &KvCache,
+) -> bool {
+    let dim = qkv.cols;
+    fuses_attention_o(gpu, s, wo)
+        && fuses_rope(gpu, qkv, rope)
+        && matvec_lanes(gpu, qkv, qkv.rows, &MatvecOpts::default()) == 8
+        && gpu.info.x_uniform
+        && !kv.is_texture()
+        && qkv.ty == wo.ty
+        && qkv.store.same(&wo.store)
+        && qkv.rows == s.qkv_width()
+        && wo.rows == dim
+        && dim.is_multiple_of(64)
+        && (dim * 4) as u64 <= X_UNIFORM_BYTES
+}
+
+/// A layer's attention half of decode (one token) in one dispatch, where
+/// `fuses_qkv_attention_o`: RMSNorm of x `(dim,)` by `norm`, [q; k; v]
+/// with RoPE and the KV append, attention (out `(n_heads * head_dim,)`)
+/// and its O share into `parts` `(n_kv_heads, dim)`, as `matvec` with
+/// `MatvecOpts::rope` then `attention_o` would. With `fold` (the FFN's
+/// partial vectors: buffer, count, and where the residual goes), x plus
+/// them is the input and is also written to the third buffer.
+#[allow(clippy::too_many_arguments)]
+pub fn qkv_attention_o(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    rf: RopeFuse,
+    scale: f32,
+    qkv: &Weight,
+    norm: (&wgpu::Buffer, f32),
+    x: &wgpu::Buffer,
+    fold: Option<(&wgpu::Buffer, u32, &wgpu::Buffer)>,
+    out: &wgpu::Buffer,
+    wo: &Weight,
+    parts: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let s = rf.shape;
+    s.check()?;
+    if !fuses_qkv_attention_o(gpu, s, qkv, wo, rf.rope, rf.kv) {
+        return Err(Error::option(
+            "qkv_attention_o",
+            "not on this adapter for these weights (ops::fuses_qkv_attention_o)",
+        ));
+    }
+    let dim = qkv.cols;
+    if x.size() < X_UNIFORM_BYTES || !x.usage().contains(wgpu::BufferUsages::UNIFORM) {
+        return Err(Error::shape(
+            "qkv_attention_o x",
+            "a 64 KiB buffer usable as a uniform",
+        ));
+    }
+    need(norm.0, dim as u64, "qkv_attention_o norm weight")?;
+    need(out, (s.n_heads * s.head_dim) as u64, "qkv_attention_o out")?;
+    let n_kv = to_u32(s.n_kv_heads, "n_kv_heads")?;
+    check_parts(gpu, parts, n_kv, dim)?;
+    if let Some((fp, count, xo)) = fold {
+        check_parts(gpu, fp, count, dim)?;
+        need(xo, dim as u64, "qkv_attention_o residual out")?;
+    }
+    let kernel = Kernel::QkvAttnO {
+        ty: qkv.ty,
+        tex: qkv.store.is_texture(),
+        group: to_u32(s.n_heads / s.n_kv_heads, "n_heads")?,
+        parts: fold.map_or(0, |f| f.1),
+        int_x: decode_rounds_x(gpu, qkv.ty),
+    };
+    let qp = qkv.params(qkv.rows, norm.1)?;
+    let op = wo.params(wo.rows, 0.0)?;
+    let opb = gpu.uniform_init("wo params", bytemuck::bytes_of(&op))?;
+    let apb = gpu.uniform_init(
+        "attention params",
+        bytemuck::bytes_of(&attn_params(s, scale, 0)?),
+    )?;
+    let rpb = rope_params_buf(gpu, &rf)?;
+    let mut tail = vec![opb.as_entire_binding()];
+    tail.extend(rope_tail(&rpb, &rf));
+    tail.extend([out.as_entire_binding(), parts.as_entire_binding()]);
+    if let Some((fp, _, xo)) = fold {
+        tail.extend([uniform_view(fp), xo.as_entire_binding()]);
+    }
+    Dispatch::with_weight(
+        gpu,
+        kernel,
+        bytemuck::bytes_of(&qp),
+        &qkv.store,
+        &[x, &apb, norm.0],
+        &tail,
+        Grid::Flat(n_kv),
+        step,
+    )
+}
+
 /// Which kernel `attention_with` records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttnKernel {

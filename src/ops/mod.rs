@@ -169,6 +169,7 @@ impl Dispatch {
             x_uniform: true, ..
         }
         | Kernel::Ffn { .. }
+        | Kernel::QkvAttnO { .. }
         | Kernel::Gemm {
             x_uniform: true, ..
         } = kernel
@@ -186,6 +187,7 @@ impl Dispatch {
                 tex: false,
                 ..
             } | Kernel::AttnO { tex: false, .. }
+                | Kernel::QkvAttnO { tex: false, .. }
                 | Kernel::Ffn { tex: false, .. }
         );
         if let Some(w) = w.filter(|_| word_view) {
