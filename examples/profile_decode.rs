@@ -5,6 +5,10 @@
 //! to where the warm-up left the cache for decode) is recorded REPS times
 //! in one submit. The cache holds 2048 positions. `--soak S` then runs
 //! whole lists for S seconds and prints ms a list (for `perf` and A/B runs).
+//! `--ab N` then times the decode list against the same list built with
+//! `GpuInfo::fuse_attention` off, in turns (N pairs of REPS lists each,
+//! one process: the machine's drift hits both alike), and prints the
+//! medians and the median ratio.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -184,4 +188,61 @@ fn main() {
         let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(lists.max(1));
         println!("soak: {lists} lists, {ms:.2} ms a list");
     }
+    if let Some(pairs) = args
+        .iter()
+        .position(|a| a == "--ab")
+        .map(|i| args[i + 1].parse::<usize>().unwrap())
+    {
+        ab(&mut e.session, &file, pos.unwrap_or(20), pairs);
+    }
+}
+
+/// `--ab`: the decode list (A) against one built with
+/// `GpuInfo::fuse_attention` off (B), REPS lists a submit, in turns.
+fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
+    let g = edge_llm::gguf::parse(file).unwrap();
+    s.gpu.info.fuse_attention = false;
+    let b = edge_llm::model::llama_gpu::LlamaGpu::load(&s.gpu, &g, file, CTX as usize, 64).unwrap();
+    s.gpu.info.fuse_attention = true;
+    let step = SamplerParams::default().step(1, pos, 0);
+    s.model.set_step(&s.gpu, &step);
+    b.set_step(&s.gpu, &step);
+    println!(
+        "A/B at position {pos}: {} vs {} dispatches a token",
+        s.model.decode.len(),
+        b.decode.len()
+    );
+    let time = |ops: &[edge_llm::model::llama_gpu::Op]| {
+        let t = Instant::now();
+        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..REPS {
+                for op in ops {
+                    op.dispatch.encode(&mut pass, 1);
+                }
+            }
+        }
+        s.gpu.queue.submit([enc.finish()]);
+        s.gpu.wait().unwrap();
+        t.elapsed().as_secs_f64() * 1000.0 / f64::from(REPS)
+    };
+    let (mut ta, mut tb, mut r) = (vec![], vec![], vec![]);
+    for _ in 0..pairs {
+        let a = time(&s.model.decode);
+        let bb = time(&b.decode);
+        r.push(a / bb);
+        ta.push(a);
+        tb.push(bb);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "A (fused) {:.2} ms, B {:.2} ms a list (medians of {pairs}); A/B median {:.3}",
+        median(&mut ta),
+        median(&mut tb),
+        median(&mut r)
+    );
 }

@@ -65,6 +65,10 @@ pub struct GpuInfo {
     /// What `ops::tune` measured for that attention: [buffer, texture] ms
     /// (zeros: not raced).
     pub kv_tune_ms: [f64; 2],
+    /// Decode runs a layer's attention half as one dispatch where it can
+    /// (`ops::fuses_qkv_attention_o`). On by default; A/B timing
+    /// (examples/profile_decode `--ab`) turns it off for a second model.
+    pub fuse_attention: bool,
     /// Wall time of the whole of `ops::tune` (pipeline compiles included),
     /// part of the load time.
     pub tune_total_ms: f64,
@@ -164,6 +168,7 @@ impl Gpu {
             split_tune_ms: [0.0; 2],
             weight_textures: false,
             kv_textures: false,
+            fuse_attention: true,
             kv_tune_ms: [0.0; 2],
             texture_tune_ms: [0.0; 2],
             tune_total_ms: 0.0,

@@ -1047,7 +1047,8 @@ pub fn fuses_qkv_attention_o(
     kv: &KvCache,
 ) -> bool {
     let dim = qkv.cols;
-    fuses_attention_o(gpu, s, wo)
+    gpu.info.fuse_attention
+        && fuses_attention_o(gpu, s, wo)
         && fuses_rope(gpu, qkv, rope)
         && matvec_lanes(gpu, qkv, qkv.rows, &MatvecOpts::default()) == 8
         && gpu.info.x_uniform
