@@ -1,5 +1,5 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL] [--prefill N] [--pos P] [--soak S]`.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N] [--pos P] [--soak S] [--sample]`.
 //! Each op of the decode list at position P (or, with `--prefill N`, of the
 //! prefill list run on N tokens from position P; P defaults to 0 there and
 //! to where the warm-up left the cache for decode) is recorded REPS times
@@ -8,7 +8,8 @@
 //! `--ab N` then times the decode list against the same list built with
 //! `GpuInfo::fuse_attention` off, in turns (N pairs of REPS lists each,
 //! one process: the machine's drift hits both alike), and prints the
-//! medians and the median ratio.
+//! medians and the median ratio. `--sample` (with `--pos`): the step samples
+//! (temperature 0.7, top-k 40, top-p 0.9) instead of taking the argmax.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -90,6 +91,16 @@ fn main() {
         i.kv_textures,
         i.kv_tune_ms
     );
+    let sampler = if args.iter().any(|a| a == "--sample") {
+        SamplerParams {
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.9,
+            ..Default::default()
+        }
+    } else {
+        SamplerParams::default()
+    };
     let (ops, n_tokens) = match prefill {
         Some(n) => {
             // The step uniform of an n-token prefill chunk at position pos0.
@@ -105,8 +116,7 @@ fn main() {
         None => {
             if let Some(p) = pos {
                 assert!(p < CTX, "--pos {p} past the {CTX}-token cache");
-                let sp = SamplerParams::default();
-                s.model.set_step(&s.gpu, &sp.step(1, p, 0));
+                s.model.set_step(&s.gpu, &sampler.step(1, p, 0));
             }
             (&s.model.decode, 1)
         }

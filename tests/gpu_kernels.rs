@@ -1666,6 +1666,15 @@ fn builders_reject_bad_shapes() {
         is_shape(ops::sample(g, &st, 100, &small, &small)),
         "sample: small logits"
     );
+    for wg in [0, 3, 512] {
+        assert!(
+            matches!(
+                ops::sample_wg(g, &st, 4, &small, &small, wg),
+                Err(Error::InvalidOption { .. })
+            ),
+            "sample: workgroup of {wg}"
+        );
+    }
 }
 
 #[path = "kernel_util/sample_tests.rs"]

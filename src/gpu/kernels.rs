@@ -192,7 +192,11 @@ pub enum Kernel {
         int_x: bool,
     },
     SiluMul,
-    Sample,
+    /// shaders/sample.wgsl on one workgroup of `wg` invocations (a power
+    /// of two, `ops::sample` picks it).
+    Sample {
+        wg: u32,
+    },
 }
 
 /// How a kernel binds each buffer, in binding order.
@@ -332,7 +336,7 @@ impl Kernel {
             // step, params, [gate; up], h
             Kernel::SiluMul => &[U, U, R, W],
             // step, params, logits, tokens
-            Kernel::Sample => &[U, U, W, W],
+            Kernel::Sample { .. } => &[U, U, W, W],
         }
     }
 
@@ -410,6 +414,7 @@ impl Kernel {
                 v
             }
             Kernel::QuantX { norm } => vec![("NORM", b(norm))],
+            Kernel::Sample { wg } => vec![("WG", f64::from(wg))],
             // 8 lanes, head_dim 64 (2 vec4s a lane), row sets of 2 lanes.
             Kernel::AttnO { group, .. } => vec![
                 ("WG", 8.0),
@@ -630,7 +635,7 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             include_str!("../../shaders/entry/ffn_sg.wgsl")
         ),
         Kernel::SiluMul => include_str!("../../shaders/silu_mul.wgsl"),
-        Kernel::Sample => include_str!("../../shaders/sample.wgsl"),
+        Kernel::Sample { .. } => include_str!("../../shaders/sample.wgsl"),
     };
     // The quant decoder refers to `w` and `wp`, declared by the body; WGSL
     // resolves module-scope names regardless of order. Weight kernels share
@@ -1048,7 +1053,8 @@ pub fn all_variants() -> Vec<Kernel> {
             kv_tex: false,
         },
         Kernel::SiluMul,
-        Kernel::Sample,
+        Kernel::Sample { wg: 256 },
+        Kernel::Sample { wg: 8 },
     ];
     // Every kernel that binds the KV cache also with it in textures.
     let kv: Vec<Kernel> = v

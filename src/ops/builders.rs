@@ -1282,6 +1282,29 @@ pub fn sample(
     logits: &wgpu::Buffer,
     tokens: &wgpu::Buffer,
 ) -> Result<Dispatch> {
+    // CPU drivers run the one workgroup on one thread, its invocations as
+    // SIMD lanes: 8 fill them, and more only add barrier switches
+    // (shaders/sample.wgsl).
+    let wg = if gpu.info.cpu { 8 } else { 256 };
+    sample_wg(gpu, step, vocab, logits, tokens, wg)
+}
+
+/// `sample` on a workgroup of `wg` invocations (tests run both sizes
+/// everywhere): a power of two in 1..=256.
+pub fn sample_wg(
+    gpu: &Gpu,
+    step: &wgpu::Buffer,
+    vocab: usize,
+    logits: &wgpu::Buffer,
+    tokens: &wgpu::Buffer,
+    wg: u32,
+) -> Result<Dispatch> {
+    if !wg.is_power_of_two() || wg > 256 {
+        return Err(Error::option(
+            "sample workgroup",
+            format!("{wg} is not a power of two in 1..=256"),
+        ));
+    }
     need(logits, vocab as u64, "sample logits")?;
     let params = SampleParams {
         vocab: to_u32(vocab, "vocab")?,
@@ -1291,7 +1314,7 @@ pub fn sample(
     };
     Dispatch::new(
         gpu,
-        Kernel::Sample,
+        Kernel::Sample { wg },
         bytemuck::bytes_of(&params),
         &[logits, tokens],
         Grid::Flat(1),

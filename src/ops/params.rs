@@ -239,7 +239,7 @@ mod tests {
             [n, _pad0, _pad1, _pad2]
         );
         check!(
-            Kernel::Sample,
+            Kernel::Sample { wg: 256 },
             "SampleParams",
             SampleParams,
             [vocab, _pad0, _pad1, _pad2]

@@ -1,7 +1,7 @@
 //! The sampler kernel: greedy, repetition penalty, filters, seeding, the
 //! drawn distribution, and agreement with a CPU mirror of the shader.
 
-use edge_llm::gpu::StepParams;
+use edge_llm::gpu::{Kernel, StepParams};
 use edge_llm::ops::{self, Dispatch};
 use edge_llm::reference::ops as r;
 
@@ -20,12 +20,22 @@ struct Sampler {
 
 impl Sampler {
     fn new(logits: &[f32], history: &[u32]) -> Self {
+        Self::with_wg(logits, history, None)
+    }
+
+    /// On a workgroup of `wg` invocations (`ops::sample_wg`), else the
+    /// adapter's (`ops::sample`).
+    fn with_wg(logits: &[f32], history: &[u32], wg: Option<u32>) -> Self {
         assert!(!history.is_empty());
         let mut ids = history.to_vec();
         ids.extend([NO_TOKEN; 4]);
         let (lb, tb) = (upload(logits), upload_u32(&ids));
         let st = step(StepParams::default());
-        let d = ops::sample(gpu(), &st, logits.len(), &lb, &tb).unwrap();
+        let d = match wg {
+            Some(wg) => ops::sample_wg(gpu(), &st, logits.len(), &lb, &tb, wg),
+            None => ops::sample(gpu(), &st, logits.len(), &lb, &tb),
+        }
+        .unwrap();
         Sampler {
             history: history.to_vec(),
             logits: lb,
@@ -84,39 +94,48 @@ fn greedy() -> StepParams {
 
 #[test]
 fn sample_greedy_is_argmax_with_lowest_index_ties() {
+    // Both workgroup sizes (GPUs, CPU drivers) on whichever adapter runs.
+    for wg in [256, 8] {
+        greedy_case(wg);
+    }
+}
+
+fn greedy_case(wg: u32) {
     let mut rng = Rng::new(20);
     for vocab in [70, 1000, 49152] {
         for _ in 0..3 {
             let logits = rng.vec(vocab, -5.0, 5.0);
             let want = r::argmax(&logits).unwrap() as u32;
             assert_eq!(
-                Sampler::new(&logits, &[1]).draw(greedy()),
+                Sampler::with_wg(&logits, &[1], Some(wg)).draw(greedy()),
                 want,
-                "greedy vocab {vocab}"
+                "greedy vocab {vocab} wg {wg}"
             );
         }
     }
     let mut logits = rng.vec(1000, -1.0, 1.0);
-    // Ties in different threads (700, 300, 45 are strided to different lanes).
+    // Ties in different threads (with 256: 700, 300, 45 are strided to
+    // different lanes).
     for i in [700, 300, 45] {
         logits[i] = 5.0;
     }
     assert_eq!(
-        Sampler::new(&logits, &[1]).draw(greedy()),
+        Sampler::with_wg(&logits, &[1], Some(wg)).draw(greedy()),
         45,
         "tie across threads"
     );
-    // Ties within one thread's strided set (300 and 556 = 300 + 256).
+    // Ties within one thread's strided set (300 and 556 = 300 + 256 and
+    // 300 + 32 * 8).
     for i in [556, 300] {
         logits[i] = 6.0;
     }
     assert_eq!(
-        Sampler::new(&logits, &[1]).draw(greedy()),
+        Sampler::with_wg(&logits, &[1], Some(wg)).draw(greedy()),
         300,
         "tie within a thread"
     );
     assert_eq!(
-        Sampler::new(&[0.0; 777], &[1]).draw(greedy()),
+        Sampler::with_wg(&[0.0; 777], &[1], Some(wg)).draw(greedy()),
         0,
         "all equal"
     );
@@ -282,18 +301,25 @@ fn sample_matches_cpu_mirror() {
             rng.u32(),
             c as u32,
         );
-        let got = Sampler::new(&logits, &[3]).draw(p);
-        let want = sampler::sample(&logits, &p);
-        if got != want {
-            mismatches.push((c, got, want));
+        // Both workgroup sizes (GPUs, CPU drivers), the mirror partitioned
+        // and reduced as each.
+        for wg in [256, 8] {
+            let s = Sampler::with_wg(&logits, &[3], Some(wg));
+            assert!(matches!(s.d.kernel, Kernel::Sample { wg: w } if w == wg));
+            let got = s.draw(p);
+            let want = sampler::sample(wg as usize, &logits, &p);
+            if got != want {
+                mismatches.push((c, wg, got, want));
+            }
         }
     }
     eprintln!(
-        "sampler vs CPU mirror: {} / {cases} differ: {mismatches:?}",
-        mismatches.len()
+        "sampler vs CPU mirror: {} / {} differ: {mismatches:?}",
+        mismatches.len(),
+        2 * cases
     );
     assert!(
-        mismatches.len() * 50 <= cases,
+        mismatches.len() * 50 <= 2 * cases,
         "too many differences: {mismatches:?}"
     );
 }

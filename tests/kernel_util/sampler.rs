@@ -1,11 +1,10 @@
 //! A CPU mirror of shaders/sample.wgsl (without the repetition penalty):
 //! the same f32 arithmetic, thread partitions, reductions, bisections and
 //! PCG draw, so the GPU must pick the same token up to exp() rounding.
+//! `wg` is the kernel's workgroup size (`Kernel::Sample { wg }`).
 
 use edge_llm::gpu::StepParams;
 
-/// Workgroup size of the sampler (`WG` in sample.wgsl).
-const WG: usize = 256;
 const BISECT_STEPS: u32 = 32;
 
 /// The shader's PCG hash.
@@ -16,18 +15,18 @@ pub fn pcg(v: u32) -> u32 {
 }
 
 /// `sum_f`: per-thread strided partial sums, then the halving tree.
-fn strided_sum(logits: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut parts = [0f32; WG];
+fn strided_sum(wg: usize, logits: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut parts = vec![0f32; wg];
     for (tid, part) in parts.iter_mut().enumerate() {
         let mut c = 0f32;
         let mut i = tid;
         while i < logits.len() {
             c += f(logits[i]);
-            i += WG;
+            i += wg;
         }
         *part = c;
     }
-    let mut s = WG / 2;
+    let mut s = wg / 2;
     while s > 0 {
         for tid in 0..s {
             parts[tid] += parts[tid + s];
@@ -51,7 +50,7 @@ fn argmax(logits: &[f32]) -> u32 {
 }
 
 /// The token sample.wgsl picks for `logits` under `p`.
-pub fn sample(logits: &[f32], p: &StepParams) -> u32 {
+pub fn sample(wg: usize, logits: &[f32], p: &StepParams) -> u32 {
     let vocab = logits.len();
     let am = argmax(logits);
     if p.temperature <= 0.0 {
@@ -63,7 +62,7 @@ pub fn sample(logits: &[f32], p: &StepParams) -> u32 {
         let (mut lo, mut hi) = (m - 1.0e4, m);
         for _ in 0..BISECT_STEPS {
             let mid = 0.5 * (lo + hi);
-            if strided_sum(logits, |v| if v >= mid { 1.0 } else { 0.0 }) >= p.top_k as f32 {
+            if strided_sum(wg, logits, |v| if v >= mid { 1.0 } else { 0.0 }) >= p.top_k as f32 {
                 lo = mid;
             } else {
                 hi = mid;
@@ -73,7 +72,7 @@ pub fn sample(logits: &[f32], p: &StepParams) -> u32 {
     }
     if p.top_p < 1.0 {
         let mass = |thr: f32| {
-            strided_sum(logits, |v| {
+            strided_sum(wg, logits, |v| {
                 if v >= thr && v >= floor_v {
                     (v - m).exp()
                 } else {
@@ -98,10 +97,10 @@ pub fn sample(logits: &[f32], p: &StepParams) -> u32 {
         floor_v = floor_v.max(m + p.min_p.ln());
     }
     let inv_t = 1.0 / p.temperature;
-    let per = vocab.div_ceil(WG);
+    let per = vocab.div_ceil(wg);
     let slice = |k: usize| (k * per).min(vocab)..((k * per + per).min(vocab));
     let weight = |v: f32| ((v - m) * inv_t).exp();
-    let parts: Vec<f32> = (0..WG)
+    let parts: Vec<f32> = (0..wg)
         .map(|k| {
             let mut part = 0f32;
             for &v in &logits[slice(k)] {
@@ -121,14 +120,14 @@ pub fn sample(logits: &[f32], p: &StepParams) -> u32 {
     let mut acc = 0f32;
     let mut chosen = am;
     let mut k = 0;
-    while k < WG {
+    while k < wg {
         if acc + parts[k] > goal {
             break;
         }
         acc += parts[k];
         k += 1;
     }
-    if k < WG {
+    if k < wg {
         for i in slice(k) {
             let v = logits[i];
             if v >= floor_v {
