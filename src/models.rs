@@ -325,13 +325,30 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    /// A fresh empty directory for one test.
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh empty directory for one test, removed when the test ends
+    /// (passed or failed).
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir =
             std::env::temp_dir().join(format!("edge-llm-models-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        dir
+        Scratch(dir)
     }
 
     /// A KnownModel for `content` stored at `inner` (leaked: tests only).
