@@ -1282,11 +1282,30 @@ pub fn sample(
     logits: &wgpu::Buffer,
     tokens: &wgpu::Buffer,
 ) -> Result<Dispatch> {
-    // CPU drivers run the one workgroup on one thread, its invocations as
-    // SIMD lanes: 8 fill them, and more only add barrier switches
-    // (shaders/sample.wgsl).
-    let wg = if gpu.info.cpu { 8 } else { 256 };
+    let wg = if gpu.info.cpu {
+        cpu_sample_wg(vocab)
+    } else {
+        256
+    };
     sample_wg(gpu, step, vocab, logits, tokens, wg)
+}
+
+/// The sampler's workgroup on CPU drivers: the fewest invocations (a
+/// power of two, 8 to 256) whose loops stay within llvmpipe's limit.
+/// Why few: a CPU driver runs the one workgroup on one thread, its
+/// invocations as SIMD lanes of 8, and every barrier switches between
+/// those groups (shaders/sample.wgsl). Why not fewer: llvmpipe stops an
+/// invocation's loops after 65535 iterations in all (gallivm's loop
+/// limiter), and a top-k + top-p draw walks the vocabulary ~70 times
+/// (`SAMPLE_PASSES`), vocab / wg elements a pass; past the limit the draw
+/// silently picks wrong tokens (8 invocations on a 49152 vocabulary did).
+pub fn cpu_sample_wg(vocab: usize) -> u32 {
+    const SAMPLE_PASSES: usize = 70;
+    const LOOP_LIMIT: usize = 60_000; // 65535, less a margin for the rest
+    [8u32, 16, 32, 64, 128, 256]
+        .into_iter()
+        .find(|&wg| vocab.div_ceil(wg as usize) * SAMPLE_PASSES <= LOOP_LIMIT)
+        .unwrap_or(256)
 }
 
 /// `sample` on a workgroup of `wg` invocations (tests run both sizes

@@ -284,6 +284,44 @@ fn sample_top_k_and_top_p_sets() {
     );
 }
 
+/// The adapter's own workgroup (`ops::sample`, `ops::cpu_sample_wg` on
+/// CPU drivers) on SmolLM2's vocabulary against the mirror: on lavapipe
+/// too few invocations run past llvmpipe's loop limit there and pick
+/// wrong tokens (8 invocations differed in 18 of 24 draws).
+#[test]
+fn sample_full_vocabulary_matches_cpu_mirror() {
+    let mut rng = Rng::new(26);
+    let cases = 12;
+    let mut mismatches = Vec::new();
+    for c in 0..cases {
+        let logits: Vec<f32> = (0..49152)
+            .map(|_| rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0))
+            .collect();
+        let p = params(
+            [0.7, 1.0, 1.3][c % 3],
+            [0, 40, 5][c % 4 % 3],
+            [1.0, 0.9, 0.5, 0.95][c % 4],
+            [0.0, 0.05][c % 2],
+            rng.u32(),
+            c as u32,
+        );
+        let s = Sampler::new(&logits, &[3]);
+        let Kernel::Sample { wg } = s.d.kernel else {
+            panic!("{:?}", s.d.kernel)
+        };
+        let got = s.draw(p);
+        let want = sampler::sample(wg as usize, &logits, &p);
+        if got != want {
+            mismatches.push((c, wg, got, want));
+        }
+    }
+    eprintln!("full vocabulary vs CPU mirror: {mismatches:?}");
+    assert!(
+        mismatches.len() <= 1,
+        "too many differences: {mismatches:?}"
+    );
+}
+
 #[test]
 fn sample_matches_cpu_mirror() {
     let mut rng = Rng::new(25);
