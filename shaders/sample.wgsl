@@ -17,11 +17,8 @@ struct SampleParams {
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>; // (vocab,)
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>; // (ctx,)
 
-// Invocations: 256 on GPUs; on CPU drivers 8 (ops::sample), where a
-// workgroup runs on one thread with its invocations as SIMD lanes and
-// every barrier switches between those lanes' groups: at 256 lanes
-// lavapipe spent 18.7 ms a token sampling with top-k and top-p, at 8
-// 2.6 ms (greedy 0.6 -> 0.5 ms).
+// Invocations: 256 on GPUs; on CPU drivers as few as llvmpipe's loop
+// limit allows (ops::cpu_sample_wg says why: 64 for a 49152 vocabulary).
 override WG: u32 = 256u;
 const BISECT_STEPS: u32 = 32u;
 
