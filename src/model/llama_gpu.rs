@@ -330,6 +330,15 @@ impl LlamaGpu {
 }
 
 /// Records the dispatch lists.
+/// A decode matvec's options adding to y (one token: x may be a uniform).
+fn decode_residual<'b>() -> MatvecOpts<'b> {
+    MatvecOpts {
+        residual: true,
+        decode: true,
+        ..Default::default()
+    }
+}
+
 struct Builder<'a> {
     gpu: &'a Gpu,
     step: &'a wgpu::Buffer,
@@ -401,6 +410,16 @@ impl<'a> Builder<'a> {
         Ok(self.op(&format!("blk.{l}.kqv_out"), Act::Attn, attn))
     }
 
+    /// A decode matvec's options with the norm by `nw` fused (`decode`:
+    /// one token, so x may be bound as a uniform).
+    fn decode_norm<'b>(&self, nw: &'b wgpu::Buffer) -> MatvecOpts<'b> {
+        MatvecOpts {
+            norm: Some((nw, self.c.norm_eps)),
+            decode: true,
+            ..Default::default()
+        }
+    }
+
     /// A decode layer's attention half where `ops::qkv_attention_o` cannot
     /// run: the QKV matvec (with RoPE and the KV append in its epilogue
     /// where it can, else rope_kv), then attention with its O share (the
@@ -414,17 +433,9 @@ impl<'a> Builder<'a> {
         fold: Option<(&wgpu::Buffer, u32)>,
         qkv_x: &wgpu::Buffer,
     ) -> Result<Option<(&'a wgpu::Buffer, u32)>> {
-        let (gpu, step, a, c) = (self.gpu, self.step, self.acts, self.c);
-        let norm = |nw| MatvecOpts {
-            norm: Some((nw, c.norm_eps)),
-            decode: true,
-            ..Default::default()
-        };
-        let residual = MatvecOpts {
-            residual: true,
-            decode: true,
-            ..Default::default()
-        };
+        let (gpu, step, a) = (self.gpu, self.step, self.acts);
+        let norm = |nw| self.decode_norm(nw);
+        let residual = decode_residual();
         // RoPE and the KV append in the QKV matvec's epilogue where
         // that kernel can (one dispatch per layer fewer), else rope_kv.
         if ops::fuses_rope(gpu, &w.qkv, self.rope()) {
@@ -518,17 +529,8 @@ impl<'a> Builder<'a> {
             // The FFN's partial vectors of the layer before, to fold into x.
             let fold = ffn_slices.filter(|_| l > 0).map(|s| (&a.fparts, s));
             let qkv_x = if fold.is_some() { &a.x2 } else { &a.x };
-            // `decode`: one token, so x may be bound as a uniform.
-            let norm = |nw| MatvecOpts {
-                norm: Some((nw, c.norm_eps)),
-                decode: true,
-                ..Default::default()
-            };
-            let residual = MatvecOpts {
-                residual: true,
-                decode: true,
-                ..Default::default()
-            };
+            let norm = |nw| self.decode_norm(nw);
+            let residual = decode_residual();
             // The whole attention half in one dispatch where it can
             // (`ops::qkv_attention_o`: two dispatches a layer fewer).
             let rf = ops::RopeFuse {

@@ -284,17 +284,20 @@ fn sample_top_k_and_top_p_sets() {
     );
 }
 
-/// The adapter's own workgroup (`ops::sample`, `ops::cpu_sample_wg` on
-/// CPU drivers) on SmolLM2's vocabulary against the mirror: on lavapipe
-/// too few invocations run past llvmpipe's loop limit there and pick
-/// wrong tokens (8 invocations differed in 18 of 24 draws).
-#[test]
-fn sample_full_vocabulary_matches_cpu_mirror() {
-    let mut rng = Rng::new(26);
-    let cases = 12;
+/// Draws on `cases` random logit vectors of `vocab` under a spread of
+/// settings, on each workgroup size of `wgs` (`None`: the adapter's own,
+/// `ops::sample`), against the CPU mirror partitioned and reduced as that
+/// size; returns the differences (case, size, GPU token, mirror token).
+fn mirror_mismatches(
+    seed: u64,
+    vocab: usize,
+    cases: usize,
+    wgs: &[Option<u32>],
+) -> Vec<(usize, u32, u32, u32)> {
+    let mut rng = Rng::new(seed);
     let mut mismatches = Vec::new();
     for c in 0..cases {
-        let logits: Vec<f32> = (0..49152)
+        let logits: Vec<f32> = (0..vocab)
             .map(|_| rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0))
             .collect();
         let p = params(
@@ -305,45 +308,11 @@ fn sample_full_vocabulary_matches_cpu_mirror() {
             rng.u32(),
             c as u32,
         );
-        let s = Sampler::new(&logits, &[3]);
-        let Kernel::Sample { wg } = s.d.kernel else {
-            panic!("{:?}", s.d.kernel)
-        };
-        let got = s.draw(p);
-        let want = sampler::sample(wg as usize, &logits, &p);
-        if got != want {
-            mismatches.push((c, wg, got, want));
-        }
-    }
-    eprintln!("full vocabulary vs CPU mirror: {mismatches:?}");
-    assert!(
-        mismatches.len() <= 1,
-        "too many differences: {mismatches:?}"
-    );
-}
-
-#[test]
-fn sample_matches_cpu_mirror() {
-    let mut rng = Rng::new(25);
-    let cases = 200;
-    let mut mismatches = Vec::new();
-    for c in 0..cases {
-        let logits: Vec<f32> = (0..1000)
-            .map(|_| rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0))
-            .collect();
-        let p = params(
-            [0.7, 1.0, 1.3][c % 3],
-            [0, 40, 5][c % 4 % 3],
-            [1.0, 0.9, 0.5, 0.95][c % 4],
-            [0.0, 0.05][c % 2],
-            rng.u32(),
-            c as u32,
-        );
-        // Both workgroup sizes (GPUs, CPU drivers), the mirror partitioned
-        // and reduced as each.
-        for wg in [256, 8] {
-            let s = Sampler::with_wg(&logits, &[3], Some(wg));
-            assert!(matches!(s.d.kernel, Kernel::Sample { wg: w } if w == wg));
+        for &wg in wgs {
+            let s = Sampler::with_wg(&logits, &[3], wg);
+            let Kernel::Sample { wg } = s.d.kernel else {
+                panic!("{:?}", s.d.kernel)
+            };
             let got = s.draw(p);
             let want = sampler::sample(wg as usize, &logits, &p);
             if got != want {
@@ -351,6 +320,14 @@ fn sample_matches_cpu_mirror() {
             }
         }
     }
+    mismatches
+}
+
+/// Both workgroup sizes (GPUs, CPU drivers) on 1000 logits.
+#[test]
+fn sample_matches_cpu_mirror() {
+    let cases = 200;
+    let mismatches = mirror_mismatches(25, 1000, cases, &[Some(256), Some(8)]);
     eprintln!(
         "sampler vs CPU mirror: {} / {} differ: {mismatches:?}",
         mismatches.len(),
@@ -358,6 +335,20 @@ fn sample_matches_cpu_mirror() {
     );
     assert!(
         mismatches.len() * 50 <= 2 * cases,
+        "too many differences: {mismatches:?}"
+    );
+}
+
+/// The adapter's own workgroup (`ops::sample`, `ops::cpu_sample_wg` on
+/// CPU drivers) on SmolLM2's vocabulary: on lavapipe too few invocations
+/// run past llvmpipe's loop limit there and pick wrong tokens (8
+/// invocations differed in 18 of 24 draws).
+#[test]
+fn sample_full_vocabulary_matches_cpu_mirror() {
+    let mismatches = mirror_mismatches(26, 49152, 12, &[None]);
+    eprintln!("full vocabulary vs CPU mirror: {mismatches:?}");
+    assert!(
+        mismatches.len() <= 1,
         "too many differences: {mismatches:?}"
     );
 }
