@@ -1463,6 +1463,43 @@ fn attention_decode_prefill_windows() {
     print_worst("attention");
 }
 
+/// Attention at SmolLM2's whole context (8192 positions): decode at the
+/// last position and a prefill tile ending there, every kernel, caches
+/// in buffers and textures. Why: llvmpipe ends an invocation's loops
+/// after 65535 iterations in all (`ops::cpu_sample_wg`), and attention's
+/// loops grow with the context; past the limit it would read garbage
+/// without an error.
+#[test]
+fn attention_at_the_whole_context() {
+    let mut rng = Rng::new(8);
+    let g = gpu();
+    for n_tokens in [1, 16] {
+        let mut picks = attn_kernels(g);
+        if g.info.subgroup_lanes.is_some() {
+            picks.push(AttnKernel::DimLanes);
+        }
+        if g.info.subgroup_lanes == Some(8) {
+            picks.push(AttnKernel::TokenLanes);
+        }
+        for pick in picks {
+            for tex in [false, true] {
+                attn_case(
+                    &mut rng,
+                    9,
+                    3,
+                    64,
+                    8192 - 4 - n_tokens,
+                    n_tokens,
+                    0,
+                    pick,
+                    tex,
+                );
+            }
+        }
+    }
+    print_worst("attention, whole context");
+}
+
 #[test]
 fn builders_reject_bad_shapes() {
     let g = gpu();
