@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
+use edge_llm::model::llama_gpu::{LlamaGpu, Op};
 
 const REPS: u32 = 10;
 const CTX: u32 = 2048;
@@ -152,22 +153,9 @@ fn main() {
     // weights from memory as on a real step (above, REPS runs of one op
     // keep its weight in the CPU's caches), but nothing of the host side
     // of a token (encode, submit, readback) is in it.
-    let mut whole = vec![];
-    for _ in 0..3 {
-        let t = Instant::now();
-        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for _ in 0..REPS {
-                for op in ops {
-                    op.dispatch.encode(&mut pass, n_tokens);
-                }
-            }
-        }
-        s.gpu.queue.submit([enc.finish()]);
-        s.gpu.wait().unwrap();
-        whole.push(t.elapsed().as_secs_f64() * 1000.0 / f64::from(REPS));
-    }
+    let mut whole: Vec<f64> = (0..3)
+        .map(|_| time_lists(&s.gpu, ops, n_tokens, REPS))
+        .collect();
     whole.sort_by(f64::total_cmp);
     println!(
         "{:9.2} ms per whole list (median of 3 submits of {REPS} lists)",
@@ -184,15 +172,7 @@ fn main() {
     let mut lists = 0u32;
     while t.elapsed().as_secs_f64() < soak {
         lists += 1;
-        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for op in ops {
-                op.dispatch.encode(&mut pass, n_tokens);
-            }
-        }
-        s.gpu.queue.submit([enc.finish()]);
-        s.gpu.wait().unwrap();
+        time_lists(&s.gpu, ops, n_tokens, 1);
     }
     if soak > 0.0 {
         let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(lists.max(1));
@@ -212,7 +192,7 @@ fn main() {
 fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
     let g = edge_llm::gguf::parse(file).unwrap();
     s.gpu.info.fuse_attention = false;
-    let b = edge_llm::model::llama_gpu::LlamaGpu::load(&s.gpu, &g, file, CTX as usize, 64).unwrap();
+    let b = LlamaGpu::load(&s.gpu, &g, file, CTX as usize, 64).unwrap();
     s.gpu.info.fuse_attention = true;
     let step = SamplerParams::default().step(1, pos, 0);
     s.model.set_step(&s.gpu, &step);
@@ -222,21 +202,7 @@ fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
         s.model.decode.len(),
         b.decode.len()
     );
-    let time = |ops: &[edge_llm::model::llama_gpu::Op]| {
-        let t = Instant::now();
-        let mut enc = s.gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for _ in 0..REPS {
-                for op in ops {
-                    op.dispatch.encode(&mut pass, 1);
-                }
-            }
-        }
-        s.gpu.queue.submit([enc.finish()]);
-        s.gpu.wait().unwrap();
-        t.elapsed().as_secs_f64() * 1000.0 / f64::from(REPS)
-    };
+    let time = |ops| time_lists(&s.gpu, ops, 1, REPS);
     let (mut ta, mut tb, mut r) = (vec![], vec![], vec![]);
     for _ in 0..pairs {
         let a = time(&s.model.decode);
@@ -255,4 +221,21 @@ fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
         median(&mut tb),
         median(&mut r)
     );
+}
+
+/// `ops` `reps` times in one pass and one submit: ms a list, waited for.
+fn time_lists(gpu: &edge_llm::gpu::Gpu, ops: &[Op], n_tokens: u32, reps: u32) -> f64 {
+    let t = Instant::now();
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for _ in 0..reps {
+            for op in ops {
+                op.dispatch.encode(&mut pass, n_tokens);
+            }
+        }
+    }
+    gpu.queue.submit([enc.finish()]);
+    gpu.wait().unwrap();
+    t.elapsed().as_secs_f64() * 1000.0 / f64::from(reps)
 }

@@ -799,13 +799,10 @@ pub fn kernel_source(kernel: Kernel) -> Result<String> {
             )
         }
         Kernel::QkvAttnO {
-            tex,
-            parts: np @ 1..,
-            ..
+            parts: np @ 1.., ..
         } => {
-            // After the tail (out, parts) that follows the rope and Wo
-            // params.
-            let n = if tex { 12 } else { 13 };
+            // The last two bindings.
+            let n = kernel.bindings().len() - 2;
             format!(
                 "const NPARTS = {}u;\n\
                  const FOLD = true;\n\

@@ -329,7 +329,6 @@ impl LlamaGpu {
     }
 }
 
-/// Records the dispatch lists.
 /// A decode matvec's options adding to y (one token: x may be a uniform).
 fn decode_residual<'b>() -> MatvecOpts<'b> {
     MatvecOpts {
@@ -339,6 +338,7 @@ fn decode_residual<'b>() -> MatvecOpts<'b> {
     }
 }
 
+/// Records the dispatch lists.
 struct Builder<'a> {
     gpu: &'a Gpu,
     step: &'a wgpu::Buffer,
@@ -430,6 +430,7 @@ impl<'a> Builder<'a> {
         v: &mut Vec<Op>,
         l: usize,
         w: &LayerW,
+        rf: ops::RopeFuse,
         fold: Option<(&wgpu::Buffer, u32)>,
         qkv_x: &wgpu::Buffer,
     ) -> Result<Option<(&'a wgpu::Buffer, u32)>> {
@@ -438,13 +439,9 @@ impl<'a> Builder<'a> {
         let residual = decode_residual();
         // RoPE and the KV append in the QKV matvec's epilogue where
         // that kernel can (one dispatch per layer fewer), else rope_kv.
-        if ops::fuses_rope(gpu, &w.qkv, self.rope()) {
+        if ops::fuses_rope(gpu, &w.qkv, rf.rope) {
             let fused = MatvecOpts {
-                rope: Some(ops::RopeFuse {
-                    shape: self.shape,
-                    rope: self.rope(),
-                    kv: &w.kv,
-                }),
+                rope: Some(rf),
                 parts: fold,
                 fold: fold.map(|_| &a.x),
                 ..norm(&w.attn_norm)
@@ -556,7 +553,7 @@ impl<'a> Builder<'a> {
                     v.push(self.op(&format!("blk.{l}.kqv_out_o"), Act::Attn, op));
                     Some((&a.parts, self.shape.n_kv_heads as u32))
                 } else {
-                    self.attention_half(&mut v, l, w, fold, qkv_x)?
+                    self.attention_half(&mut v, l, w, rf, fold, qkv_x)?
                 };
             // Not in the last layer: the LM head would load the partial
             // vectors with x in each of its (vocab / 64) workgroups.
