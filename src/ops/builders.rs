@@ -1296,9 +1296,11 @@ pub fn sample(
 /// invocations as SIMD lanes of 8, and every barrier switches between
 /// those groups (shaders/sample.wgsl). Why not fewer: llvmpipe stops an
 /// invocation's loops after 65535 iterations in all (gallivm's loop
-/// limiter), and a top-k + top-p draw walks the vocabulary ~70 times
-/// (`SAMPLE_PASSES`), vocab / wg elements a pass; past the limit the draw
-/// silently picks wrong tokens (8 invocations on a 49152 vocabulary did).
+/// limiter), and a top-k + top-p draw whose candidates do not fit the
+/// shader's compact list (flat distributions) walks the vocabulary ~70
+/// times (`SAMPLE_PASSES`), vocab / wg elements a pass; past the limit
+/// the draw silently picks wrong tokens (8 invocations on a 49152
+/// vocabulary did).
 pub fn cpu_sample_wg(vocab: usize) -> u32 {
     const SAMPLE_PASSES: usize = 70;
     const LOOP_LIMIT: usize = 60_000; // 65535, less a margin for the rest

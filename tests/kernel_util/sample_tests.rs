@@ -284,22 +284,97 @@ fn sample_top_k_and_top_p_sets() {
     );
 }
 
+/// The kept sets on SmolLM2's vocabulary with peaked logits, where the
+/// searches walk a compact candidate list: every draw lies in the set a
+/// sort keeps.
+#[test]
+fn sample_top_k_and_top_p_sets_on_a_full_vocabulary() {
+    let mut rng = Rng::new(28);
+    let logits = logits(&mut rng, 49152, false);
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let s = Sampler::new(&logits, &[3]);
+    let probs = r::softmax(&logits);
+    let nucleus = |p: f32| {
+        let mut mass = 0.0;
+        order
+            .iter()
+            .take_while(|&&i| {
+                let before = mass;
+                mass += probs[i];
+                before < p
+            })
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    for (k, p, want) in [
+        (40, 1.0, order[..40].to_vec()),
+        (0, 0.9, nucleus(0.9)),
+        (40, 0.5, nucleus(0.5)),
+    ] {
+        let mut picked = std::collections::HashSet::new();
+        for counter in 0..30 {
+            let t = s.draw(params(1.0, k, p, 0.0, 11, counter)) as usize;
+            assert!(
+                want.contains(&t),
+                "top_k {k} top_p {p} picked {t}, outside the {} a sort keeps",
+                want.len()
+            );
+            picked.insert(t);
+        }
+        assert!(
+            picked.len() >= 2,
+            "top_k {k} top_p {p} always picked {picked:?}"
+        );
+    }
+}
+
+/// Random logits: `flat` ones (sums of two uniforms in -3..3: top-p
+/// keeps thousands of tokens) or peaked like a model's (a few tokens
+/// high above a broad tail).
+fn logits(rng: &mut Rng, vocab: usize, flat: bool) -> Vec<f32> {
+    (0..vocab)
+        .map(|_| {
+            let v = rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0);
+            if flat {
+                v
+            } else if rng.range(0.0, 1.0) < 0.002 {
+                v + 12.0
+            } else {
+                v - 4.0
+            }
+        })
+        .collect()
+}
+
+/// What `mirror_mismatches` found: the differences (case, size, GPU
+/// token, mirror token), and how many draws searched a compact candidate
+/// list and how many the whole vocabulary.
+struct Mirror {
+    mismatches: Vec<(usize, u32, u32, u32)>,
+    compact: usize,
+    whole: usize,
+}
+
 /// Draws on `cases` random logit vectors of `vocab` under a spread of
 /// settings, on each workgroup size of `wgs` (`None`: the adapter's own,
 /// `ops::sample`), against the CPU mirror partitioned and reduced as that
-/// size; returns the differences (case, size, GPU token, mirror token).
+/// size.
 fn mirror_mismatches(
     seed: u64,
     vocab: usize,
+    flat: bool,
     cases: usize,
     wgs: &[Option<u32>],
-) -> Vec<(usize, u32, u32, u32)> {
+) -> Mirror {
     let mut rng = Rng::new(seed);
-    let mut mismatches = Vec::new();
+    let mut out = Mirror {
+        mismatches: Vec::new(),
+        compact: 0,
+        whole: 0,
+    };
     for c in 0..cases {
-        let logits: Vec<f32> = (0..vocab)
-            .map(|_| rng.range(-3.0, 3.0) + rng.range(-3.0, 3.0))
-            .collect();
+        let logits = logits(&mut rng, vocab, flat);
         let p = params(
             [0.7, 1.0, 1.3][c % 3],
             [0, 40, 5][c % 4 % 3],
@@ -316,39 +391,57 @@ fn mirror_mismatches(
             let got = s.draw(p);
             let want = sampler::sample(wg as usize, &logits, &p);
             if got != want {
-                mismatches.push((c, wg, got, want));
+                out.mismatches.push((c, wg, got, want));
+            }
+            match sampler::candidates(wg as usize, &logits, &p) {
+                Some(_) => out.compact += 1,
+                None => out.whole += 1,
             }
         }
     }
-    mismatches
+    out
 }
 
 /// Both workgroup sizes (GPUs, CPU drivers) on 1000 logits.
 #[test]
 fn sample_matches_cpu_mirror() {
     let cases = 200;
-    let mismatches = mirror_mismatches(25, 1000, cases, &[Some(256), Some(8)]);
+    let m = mirror_mismatches(25, 1000, true, cases, &[Some(256), Some(8)]);
     eprintln!(
-        "sampler vs CPU mirror: {} / {} differ: {mismatches:?}",
-        mismatches.len(),
-        2 * cases
+        "sampler vs CPU mirror: {} / {} differ: {:?}",
+        m.mismatches.len(),
+        2 * cases,
+        m.mismatches
     );
     assert!(
-        mismatches.len() * 50 <= 2 * cases,
-        "too many differences: {mismatches:?}"
+        m.mismatches.len() * 50 <= 2 * cases,
+        "too many differences: {:?}",
+        m.mismatches
     );
 }
 
 /// The adapter's own workgroup (`ops::sample`, `ops::cpu_sample_wg` on
-/// CPU drivers) on SmolLM2's vocabulary: on lavapipe too few invocations
-/// run past llvmpipe's loop limit there and pick wrong tokens (8
-/// invocations differed in 18 of 24 draws).
+/// CPU drivers) on SmolLM2's vocabulary, flat and peaked logits: both the
+/// compact candidate list and the whole-vocabulary search run. On
+/// lavapipe too few invocations run past llvmpipe's loop limit in the
+/// whole-vocabulary search and pick wrong tokens (8 invocations differed
+/// in 18 of 24 draws).
 #[test]
 fn sample_full_vocabulary_matches_cpu_mirror() {
-    let mismatches = mirror_mismatches(26, 49152, 12, &[None]);
-    eprintln!("full vocabulary vs CPU mirror: {mismatches:?}");
-    assert!(
-        mismatches.len() <= 1,
-        "too many differences: {mismatches:?}"
-    );
+    for (seed, flat) in [(26, true), (27, false)] {
+        let m = mirror_mismatches(seed, 49152, flat, 12, &[None]);
+        eprintln!(
+            "full vocabulary (flat {flat}) vs CPU mirror: {:?}; {} compact, {} whole",
+            m.mismatches, m.compact, m.whole
+        );
+        assert!(
+            m.mismatches.len() <= 1,
+            "too many differences: {:?}",
+            m.mismatches
+        );
+        assert!(m.compact > 0, "no draw searched a candidate list");
+        if flat {
+            assert!(m.whole > 0, "no draw searched the whole vocabulary");
+        }
+    }
 }
