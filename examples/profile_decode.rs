@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use edge_llm::engine::{Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
+use edge_llm::engine::{BackendChoice, Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
 use edge_llm::model::llama_gpu::{LlamaGpu, Op};
 
 const REPS: u32 = 10;
@@ -47,6 +47,7 @@ fn main() {
             // The prefill GEMMs' token tiles are made at load for
             // max_batch tokens: with 64, `--prefill 128` timed 64.
             max_batch: prefill.map_or(64, |n| n.max(1) as usize),
+            backend: BackendChoice::Gpu,
         },
     ))
     .unwrap();
@@ -80,7 +81,7 @@ fn main() {
         g.stats.decode_tok_s,
         1000.0 / g.stats.decode_tok_s
     );
-    let s = &e.session;
+    let s = e.session.as_gpu().expect("the GPU session");
     let i = &s.gpu.info;
     println!(
         "tuned: matvec {:?} split {}, gemm {:?} {:?} ms, weight textures {}, KV textures {} {:?} ms",
@@ -197,7 +198,12 @@ fn main() {
         .position(|a| a == "--ab")
         .map(|i| args[i + 1].parse::<usize>().unwrap())
     {
-        ab(&mut e.session, &file, pos.unwrap_or(20), pairs);
+        ab(
+            e.session.gpu().expect("the GPU session"),
+            &file,
+            pos.unwrap_or(20),
+            pairs,
+        );
     }
 }
 
@@ -216,7 +222,8 @@ fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
         s.model.decode.len(),
         b.decode.len()
     );
-    let (la, lb): (Vec<&Op>, Vec<&Op>) = (s.model.decode.iter().collect(), b.decode.iter().collect());
+    let (la, lb): (Vec<&Op>, Vec<&Op>) =
+        (s.model.decode.iter().collect(), b.decode.iter().collect());
     let time = |ops: &[&Op]| time_lists(&s.gpu, ops, 1, REPS);
     let (mut ta, mut tb, mut r) = (vec![], vec![], vec![]);
     for _ in 0..pairs {

@@ -5,6 +5,7 @@
 //! `gguf` -> `quant` -> `tokenizer` -> `reference` -> `gpu` -> `ops` -> `model`
 //! -> `engine` -> `wasm`. See ARCHITECTURE.md.
 
+pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod gguf;

@@ -1,5 +1,6 @@
 //! End-to-end parity with llama.cpp (the ground truth) on SmolLM2-135M-
-//! Instruct Q4_1, through the public engine API on the GPU (lavapipe in CI).
+//! Instruct Q4_1, through the public engine API on the GPU (lavapipe in CI)
+//! and on the CPU path (`edge_llm::cpu`), the same checks for both.
 //! Reference data: tests/data/reference/*.json, made by
 //! tools/reference/llama-ref.mjs (`cargo xtask reference`).
 //!
@@ -10,20 +11,23 @@
 //! parting at 0.02-0.27 nats).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use edge_llm::engine::{ChatMessage, Engine, Flow, GenerateOptions, LoadOptions};
+use edge_llm::engine::{BackendChoice, ChatMessage, Engine, Flow, GenerateOptions, LoadOptions};
 
 mod common;
 
-fn engine() -> Engine {
+fn engine(backend: BackendChoice) -> Engine {
     let file = std::fs::read(common::model_path()).unwrap();
-    pollster::block_on(Engine::load(
+    let e = pollster::block_on(Engine::load(
         &file,
         &LoadOptions {
             ctx: 1024,
             max_batch: 64,
+            backend,
         },
     ))
-    .expect("engine on a GPU adapter (lavapipe in CI)")
+    .expect("engine (the GPU one on an adapter, lavapipe in CI)");
+    assert_eq!(e.info().backend, format!("{backend:?}").to_lowercase());
+    e
 }
 
 /// Teacher-forced scoring of two 512-token texts against llama.cpp CPU:
@@ -32,7 +36,16 @@ fn engine() -> Engine {
 /// backends agree: the per-token check of the arithmetic).
 #[test]
 fn score_matches_llama_cpp() {
-    let mut e = engine();
+    score(BackendChoice::Gpu);
+}
+
+#[test]
+fn cpu_score_matches_llama_cpp() {
+    score(BackendChoice::Cpu);
+}
+
+fn score(backend: BackendChoice) {
+    let mut e = engine(backend);
     for name in ["a", "b"] {
         let want = common::load_json(&format!("reference/score_smollm2_{name}_cpu.json"));
         let text = common::read_text(&format!("texts/{name}.txt"));
@@ -64,7 +77,7 @@ fn score_matches_llama_cpp() {
             .map(|(a, b)| (a - b).abs())
             .sum::<f64>()
             / n;
-        eprintln!("text {name}: ppl {ppl:.3} vs llama.cpp {want_ppl:.3}; argmax agreement {:.1}%; mean |Δlp| {mad:.4}", agree * 100.0);
+        eprintln!("{backend:?} text {name}: ppl {ppl:.3} vs llama.cpp {want_ppl:.3}; argmax agreement {:.1}%; mean |Δlp| {mad:.4}", agree * 100.0);
         assert!(
             (ppl / want_ppl - 1.0).abs() <= 0.02,
             "text {name}: ppl {ppl} vs {want_ppl}"
@@ -83,7 +96,16 @@ fn score_matches_llama_cpp() {
 /// and the scores above are what catch a wrong kernel.
 #[test]
 fn greedy_chat_matches_llama_cpp() {
-    let mut e = engine();
+    greedy_chat(BackendChoice::Gpu);
+}
+
+#[test]
+fn cpu_greedy_chat_matches_llama_cpp() {
+    greedy_chat(BackendChoice::Cpu);
+}
+
+fn greedy_chat(backend: BackendChoice) {
+    let mut e = engine(backend);
     let prompts = common::load_json("chat_prompts.json");
     let cpu = common::load_json("reference/generate_smollm2_cpu.json");
     let vk = common::load_json("reference/generate_smollm2_vulkan.json");
@@ -136,7 +158,7 @@ fn greedy_chat_matches_llama_cpp() {
             }
         }
         eprintln!(
-            "prompt {i}: {:?} identical={same} divergences={explained:?}",
+            "{backend:?} prompt {i}: {:?} identical={same} divergences={explained:?}",
             g.text
         );
         if same {

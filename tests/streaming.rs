@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_llm::engine::{
-    ChatMessage, Engine, FinishReason, Flow, GenerateOptions, LoadOptions, SamplerParams, Session,
+    BackendChoice, ChatMessage, Engine, FinishReason, Flow, GenerateOptions, LoadOptions,
+    SamplerParams, Session,
 };
 use edge_llm::gpu::Gpu;
 use edge_llm::model::llama_gpu::LlamaGpu;
@@ -138,13 +139,23 @@ fn chat_prompt(e: &Engine, text: &str) -> Vec<u32> {
 /// Stepped generation equals the callback loop, token for token and text
 /// for text; an abort after 3 tokens leaves the engine usable and the next
 /// generation (which reuses the cache) correct. The engine is loaded
-/// through `Engine::load_streaming`.
+/// through `Engine::load_streaming`, on the GPU and on the CPU path.
 #[test]
 fn stepping_matches_callback_and_abort_keeps_engine_usable() {
+    stepping(BackendChoice::Gpu);
+}
+
+#[test]
+fn cpu_stepping_matches_callback_and_abort_keeps_engine_usable() {
+    stepping(BackendChoice::Cpu);
+}
+
+fn stepping(backend: BackendChoice) {
     let file = std::fs::read(common::model_path()).unwrap();
     let opts = LoadOptions {
         ctx: 512,
         max_batch: 64,
+        backend,
     };
     let mut loader = pollster::block_on(Engine::load_streaming(file.len() as u64, &opts)).unwrap();
     for c in file.chunks(MIB + 7) {
@@ -156,6 +167,7 @@ fn stepping_matches_callback_and_abort_keeps_engine_usable() {
     );
     let mut e = loader.finish().unwrap();
     assert_eq!(e.info().file_bytes, file.len() as u64);
+    assert_eq!(e.info().backend, format!("{backend:?}").to_lowercase());
 
     let prompt = chat_prompt(&e, "Write a short poem about the sea.");
     let gen_opts = GenerateOptions {

@@ -19,7 +19,7 @@ mod kernels;
 
 use std::time::Instant;
 
-use edge_llm::engine::{Engine, LoadOptions, SamplerParams};
+use edge_llm::engine::{BackendChoice, Engine, LoadOptions, SamplerParams};
 use edge_llm::gpu::CounterSnapshot;
 use serde_json::{json, Value};
 
@@ -131,7 +131,7 @@ struct Decode {
 
 /// Generates `n` tokens after `prompt` from an empty cache.
 fn decode(e: &mut Engine, prompt: &[u32], n: usize) -> Decode {
-    let s = &mut e.session;
+    let s = e.session.gpu().expect("the GPU session");
     s.reset();
     s.start(prompt, &SamplerParams::default(), n).unwrap();
     let (mut a, mut b) = (None, None);
@@ -169,7 +169,7 @@ fn decode(e: &mut Engine, prompt: &[u32], n: usize) -> Decode {
 
 /// Prefill of `prompt` from an empty cache: (tok/s, ttft ms).
 fn prefill(e: &mut Engine, prompt: &[u32]) -> (f64, f64) {
-    let s = &mut e.session;
+    let s = e.session.gpu().expect("the GPU session");
     s.reset();
     s.start(prompt, &SamplerParams::default(), 1).unwrap();
     while pollster::block_on(s.next_token()).unwrap().is_some() {}
@@ -179,7 +179,12 @@ fn prefill(e: &mut Engine, prompt: &[u32]) -> (f64, f64) {
 
 fn load(file: &[u8]) -> (Engine, f64) {
     let t = Instant::now();
-    let e = pollster::block_on(Engine::load(file, &LoadOptions::default())).unwrap();
+    // The GPU path: the benchmark measures it on this adapter (lavapipe).
+    let opts = LoadOptions {
+        backend: BackendChoice::Gpu,
+        ..LoadOptions::default()
+    };
+    let e = pollster::block_on(Engine::load(file, &opts)).unwrap();
     (e, t.elapsed().as_secs_f64() * 1000.0)
 }
 
@@ -198,7 +203,13 @@ fn model_bench(o: &Opts) -> Value {
         warm.push(ms);
     }
     let (mut e, _) = load(&file);
-    let base = e.session.gpu.counters.snapshot();
+    let base = e
+        .session
+        .gpu()
+        .expect("the GPU session")
+        .gpu
+        .counters
+        .snapshot();
     let text: String = o
         .texts
         .iter()
@@ -248,9 +259,10 @@ fn model_bench(o: &Opts) -> Value {
                 .map(|r| json!({"steady_tokens": r.steady_tokens, "counts": r.per_token}));
         }
     }
-    let total = e.session.gpu.counters.snapshot();
+    let s = e.session.gpu().expect("the GPU session");
+    let total = s.gpu.counters.snapshot();
+    let c = s.model.config.clone();
     let info = e.info();
-    let c = &e.session.model.config;
     json!({
         "engine": "edge-llm",
         "version": env!("CARGO_PKG_VERSION"),

@@ -9,10 +9,12 @@ use crate::model::loader::StreamLoader;
 use crate::tokenizer::{StreamDecoder, Tokenizer};
 use crate::{Error, Result};
 
+use super::backend::{Backend, BackendChoice};
 use super::sampler::SamplerParams;
 use super::session::{Flow, GenStats, Scores, Session};
 use super::stop::StopMatcher;
 use super::template::{chatml_fallback, render_chat, ChatMessage};
+use crate::cpu::{CpuLlama, CpuSession};
 
 /// Load-time options.
 #[derive(Clone, Debug)]
@@ -25,6 +27,8 @@ pub struct LoadOptions {
     /// (`examples/bench`, 6 alternations), for 14.5 MB more GPU memory
     /// with SmolLM2's 49k vocabulary (the batch's logits, for scoring).
     pub max_batch: usize,
+    /// GPU, CPU, or the faster of them here (`BackendChoice::Auto`).
+    pub backend: BackendChoice,
 }
 
 impl Default for LoadOptions {
@@ -32,6 +36,7 @@ impl Default for LoadOptions {
         LoadOptions {
             ctx: 2048,
             max_batch: 128,
+            backend: BackendChoice::Auto,
         }
     }
 }
@@ -90,12 +95,17 @@ pub struct ModelInfo {
     pub ctx: usize,
     pub file_bytes: u64,
     pub gpu_bytes: u64,
-    pub adapter: GpuInfo,
+    /// Bytes the CPU path holds (weights and KV cache; 0 on the GPU).
+    pub cpu_bytes: u64,
+    /// "gpu" or "cpu" (`Backend::name`).
+    pub backend: String,
+    /// The WebGPU adapter, when one was opened.
+    pub adapter: Option<GpuInfo>,
 }
 
 /// A loaded model ready to generate.
 pub struct Engine {
-    pub session: Session,
+    pub session: Backend,
     pub tokenizer: Tokenizer,
     chat_template: Option<String>,
     info: ModelInfo,
@@ -161,9 +171,20 @@ impl Prepared {
         })
     }
 
-    /// The engine around an uploaded `model`.
-    fn engine(self, gpu: Gpu, g: &Gguf, model: LlamaGpu, file_bytes: u64) -> Result<Engine> {
+    /// The engine around a loaded model: `adapter` is the GPU opened (if
+    /// any), whether or not the model runs there.
+    fn engine(
+        self,
+        session: Backend,
+        adapter: Option<GpuInfo>,
+        g: &Gguf,
+        file_bytes: u64,
+    ) -> Result<Engine> {
         let c = &self.config;
+        let (gpu_bytes, cpu_bytes) = match &session {
+            Backend::Gpu(s) => (s.model.gpu_bytes, 0),
+            Backend::Cpu(s) => (0, s.model.bytes() as u64),
+        };
         let info = ModelInfo {
             architecture: g.get_str("general.architecture")?.unwrap_or("").to_string(),
             name: g.get_str("general.name")?.unwrap_or("").to_string(),
@@ -173,35 +194,83 @@ impl Prepared {
             context_length: c.context_length,
             ctx: self.ctx,
             file_bytes,
-            gpu_bytes: model.gpu_bytes,
-            adapter: gpu.info.clone(),
+            gpu_bytes,
+            cpu_bytes,
+            backend: session.name().to_string(),
+            adapter,
         };
         let chat_template = g.get_str("tokenizer.chat_template")?.map(str::to_string);
         Ok(Engine {
-            session: Session::new(gpu, model),
+            session,
             tokenizer: self.tokenizer,
             chat_template,
             info,
             gen: None,
         })
     }
+
+    /// The engine on the GPU.
+    fn gpu_engine(self, gpu: Gpu, g: &Gguf, model: LlamaGpu, file_bytes: u64) -> Result<Engine> {
+        let adapter = Some(gpu.info.clone());
+        self.engine(
+            Backend::Gpu(Session::new(gpu, model)),
+            adapter,
+            g,
+            file_bytes,
+        )
+    }
+
+    /// The engine on the CPU path, from the whole file.
+    fn cpu_engine(self, adapter: Option<GpuInfo>, g: &Gguf, file: &[u8]) -> Result<Engine> {
+        let model = CpuLlama::load(g, file, self.ctx)?;
+        self.engine(
+            Backend::Cpu(CpuSession::new(model)),
+            adapter,
+            g,
+            file.len() as u64,
+        )
+    }
 }
 
-/// A streaming load in progress (`Engine::load_streaming`): the GPU, the
-/// loader, and the tokenizer once the header has arrived.
+/// A streaming load in progress (`Engine::load_streaming`): the GPU and
+/// the loader, and the tokenizer once the header has arrived; or, for the
+/// CPU path, the bytes so far (it converts the whole file at the end).
 pub struct EngineLoader {
-    gpu: Gpu,
-    loader: StreamLoader,
+    sink: Sink,
     opts: LoadOptions,
     prepared: Option<Prepared>,
+}
+
+// One per load: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Sink {
+    Gpu(Gpu, StreamLoader),
+    Cpu {
+        adapter: Option<GpuInfo>,
+        total: u64,
+        bytes: Vec<u8>,
+    },
 }
 
 impl EngineLoader {
     /// A streaming load of a `total_len`-byte GGUF onto `gpu`.
     pub fn new(gpu: Gpu, total_len: u64, opts: &LoadOptions) -> EngineLoader {
         EngineLoader {
-            gpu,
-            loader: StreamLoader::new(total_len),
+            sink: Sink::Gpu(gpu, StreamLoader::new(total_len)),
+            opts: opts.clone(),
+            prepared: None,
+        }
+    }
+
+    /// A streaming load for the CPU path; `adapter`: the GPU that was
+    /// opened and not used, if any (reported in `ModelInfo`).
+    pub fn cpu(adapter: Option<GpuInfo>, total_len: u64, opts: &LoadOptions) -> EngineLoader {
+        EngineLoader {
+            sink: Sink::Cpu {
+                adapter,
+                total: total_len,
+                bytes: Vec::new(),
+            },
             opts: opts.clone(),
             prepared: None,
         }
@@ -210,10 +279,26 @@ impl EngineLoader {
     /// Takes the next chunk of the file (any size, in order). Fails as soon
     /// as the header shows a model or tokenizer that cannot run.
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
-        self.loader.push(&self.gpu, chunk)?;
-        if self.prepared.is_none() {
-            if let Some(g) = self.loader.header() {
-                self.prepared = Some(Prepared::new(g, &self.opts)?);
+        match &mut self.sink {
+            Sink::Gpu(gpu, loader) => {
+                loader.push(gpu, chunk)?;
+                if self.prepared.is_none() {
+                    if let Some(g) = loader.header() {
+                        self.prepared = Some(Prepared::new(g, &self.opts)?);
+                    }
+                }
+            }
+            Sink::Cpu { total, bytes, .. } => {
+                if bytes.len() as u64 + chunk.len() as u64 > *total {
+                    return Err(Error::bad_gguf(
+                        "file",
+                        format!("more than the {total} bytes announced"),
+                    ));
+                }
+                bytes
+                    .try_reserve(chunk.len())
+                    .map_err(|e| Error::OutOfMemory(format!("model file: {e}")))?;
+                bytes.extend_from_slice(chunk);
             }
         }
         Ok(())
@@ -221,29 +306,54 @@ impl EngineLoader {
 
     /// Bytes pushed so far.
     pub fn received_bytes(&self) -> u64 {
-        self.loader.received_bytes()
+        match &self.sink {
+            Sink::Gpu(_, loader) => loader.received_bytes(),
+            Sink::Cpu { bytes, .. } => bytes.len() as u64,
+        }
     }
 
-    /// Most bytes the loader held at once (see `StreamLoader`).
+    /// Most bytes the loader held at once (see `StreamLoader`; the CPU
+    /// path holds the whole file).
     pub fn peak_buffered_bytes(&self) -> usize {
-        self.loader.peak_buffered_bytes()
+        match &self.sink {
+            Sink::Gpu(_, loader) => loader.peak_buffered_bytes(),
+            Sink::Cpu { bytes, .. } => bytes.len(),
+        }
     }
 
     /// The engine, once every byte has arrived; a truncated file is an
     /// error (`bad_gguf`).
     pub fn finish(self) -> Result<Engine> {
-        let total = self.loader.total_len();
-        let Some(p) = self.prepared else {
-            return Err(Error::bad_gguf(
-                "file",
-                format!(
-                    "truncated: {} of {total} bytes, header incomplete",
-                    self.loader.received_bytes()
-                ),
-            ));
-        };
-        let (g, model) = self.loader.finish(&self.gpu, p.ctx, self.opts.max_batch)?;
-        p.engine(self.gpu, &g, model, total)
+        match self.sink {
+            Sink::Gpu(gpu, loader) => {
+                let total = loader.total_len();
+                let Some(p) = self.prepared else {
+                    return Err(Error::bad_gguf(
+                        "file",
+                        format!(
+                            "truncated: {} of {total} bytes, header incomplete",
+                            loader.received_bytes()
+                        ),
+                    ));
+                };
+                let (g, model) = loader.finish(&gpu, p.ctx, self.opts.max_batch)?;
+                p.gpu_engine(gpu, &g, model, total)
+            }
+            Sink::Cpu {
+                adapter,
+                total,
+                bytes,
+            } => {
+                if (bytes.len() as u64) < total {
+                    return Err(Error::bad_gguf(
+                        "file",
+                        format!("truncated: {} of {total} bytes", bytes.len()),
+                    ));
+                }
+                let g = gguf::parse(&bytes)?;
+                Prepared::new(&g, &self.opts)?.cpu_engine(adapter, &g, &bytes)
+            }
+        }
     }
 }
 
@@ -254,33 +364,58 @@ async fn open_gpu() -> Result<Gpu> {
     Ok(gpu)
 }
 
+/// The GPU to run on under `choice`, or `None` for the CPU path (with the
+/// adapter that was opened and passed over, if any).
+async fn pick_gpu(choice: BackendChoice) -> Result<std::result::Result<Gpu, Option<GpuInfo>>> {
+    match choice {
+        BackendChoice::Cpu => Ok(Err(None)),
+        BackendChoice::Gpu => Ok(Ok(open_gpu().await?)),
+        BackendChoice::Auto => match Gpu::new().await {
+            // A software adapter in a browser: the CPU path is faster.
+            Ok(gpu) if gpu.info.cpu && cfg!(target_arch = "wasm32") => Ok(Err(Some(gpu.info))),
+            Ok(mut gpu) => {
+                crate::ops::tune(&mut gpu).await?;
+                Ok(Ok(gpu))
+            }
+            Err(Error::NoAdapter(_)) => Ok(Err(None)),
+            Err(e) => Err(e),
+        },
+    }
+}
+
 impl Engine {
-    /// Parses `file` (a whole GGUF), opens the GPU and uploads the model.
+    /// Parses `file` (a whole GGUF), opens the GPU and uploads the model
+    /// (or loads it for the CPU path, `LoadOptions::backend`).
     pub async fn load(file: &[u8], opts: &LoadOptions) -> Result<Engine> {
         let g = gguf::parse(file)?;
         // Reject what we cannot run before touching the GPU.
         LlamaConfig::from_gguf(&g)?;
         Tokenizer::from_gguf(&g)?;
-        let gpu = open_gpu().await?;
-        Self::load_on(gpu, &g, file, opts)
+        match pick_gpu(opts.backend).await? {
+            Ok(gpu) => Self::load_on(gpu, &g, file, opts),
+            Err(adapter) => Prepared::new(&g, opts)?.cpu_engine(adapter, &g, file),
+        }
     }
 
     /// As `load`, on an opened GPU with a parsed header.
     pub fn load_on(gpu: Gpu, g: &Gguf, file: &[u8], opts: &LoadOptions) -> Result<Engine> {
         let p = Prepared::new(g, opts)?;
         let model = LlamaGpu::load(&gpu, g, file, p.ctx, opts.max_batch)?;
-        p.engine(gpu, g, model, file.len() as u64)
+        p.gpu_engine(gpu, g, model, file.len() as u64)
     }
 
-    /// Opens the GPU for a streaming load of a GGUF of `total_len` bytes:
-    /// push the file's chunks in order into the returned loader, then
-    /// `finish` it. Tensors go to the GPU as they arrive.
+    /// Opens the GPU (or not: `LoadOptions::backend`) for a streaming load
+    /// of a GGUF of `total_len` bytes: push the file's chunks in order into
+    /// the returned loader, then `finish` it. Tensors go to the GPU as
+    /// they arrive.
     pub async fn load_streaming(total_len: u64, opts: &LoadOptions) -> Result<EngineLoader> {
         if opts.ctx == 0 {
             return Err(Error::option("ctx", "must be > 0"));
         }
-        let gpu = open_gpu().await?;
-        Ok(EngineLoader::new(gpu, total_len, opts))
+        Ok(match pick_gpu(opts.backend).await? {
+            Ok(gpu) => EngineLoader::new(gpu, total_len, opts),
+            Err(adapter) => EngineLoader::cpu(adapter, total_len, opts),
+        })
     }
 
     /// Model and adapter facts.

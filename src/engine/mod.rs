@@ -1,6 +1,7 @@
 //! Sessions: KV cache, sampling, stop conditions, token streaming, chat
 //! templates.
 
+pub mod backend;
 mod llm;
 pub mod profile;
 pub mod sampler;
@@ -8,6 +9,7 @@ pub mod session;
 pub mod stop;
 pub mod template;
 
+pub use backend::{Backend, BackendChoice};
 pub use llm::{
     Chunk, Engine, EngineLoader, FinishReason, GenerateOptions, Generation, LoadOptions, ModelInfo,
 };

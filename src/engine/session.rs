@@ -49,20 +49,112 @@ pub struct Session {
     gen: Option<Gen>,
 }
 
-/// State of a stepped generation.
-struct Gen {
-    prompt: Vec<u32>,
-    sp: SamplerParams,
+/// State of a stepped generation (shared with `cpu::CpuSession`).
+pub(crate) struct Gen {
+    pub(crate) prompt: Vec<u32>,
+    pub(crate) sp: SamplerParams,
     /// `max_new`, capped by the context.
-    max_new: usize,
+    pub(crate) max_new: usize,
     /// Ids read back so far.
-    out: Vec<u32>,
+    pub(crate) out: Vec<u32>,
     stats: GenStats,
     t0: f64,
     t_first: f64,
     t_last: f64,
     /// Ended: `history` is up to date and nothing is in flight.
-    done: bool,
+    pub(crate) done: bool,
+}
+
+impl Gen {
+    /// Checks a generation of up to `max_new` ids after `prompt` on a
+    /// model of `ctx` positions and `vocab` ids, and how much of `history`
+    /// (the cached tokens) it reuses: the shared prefix, but never the last
+    /// prompt token, whose logits the first sample needs. Returns the
+    /// state and that count.
+    pub(crate) fn plan(
+        history: &[u32],
+        prompt: &[u32],
+        sp: &SamplerParams,
+        max_new: usize,
+        ctx: usize,
+        vocab: usize,
+    ) -> Result<(Gen, usize)> {
+        sp.validate()?;
+        let len = prompt.len();
+        if len == 0 {
+            return Err(Error::option("prompt", "empty prompt (no tokens)"));
+        }
+        if len >= ctx {
+            return Err(Error::ContextOverflow {
+                needed: len + 1,
+                capacity: ctx,
+            });
+        }
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::Tokenizer(format!("token id {bad} out of range")));
+        }
+        let keep = history
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(len - 1);
+        let t0 = now_ms();
+        let gen = Gen {
+            prompt: prompt.to_vec(),
+            sp: sp.clone(),
+            max_new: max_new.min(ctx - len),
+            out: Vec::new(),
+            stats: GenStats {
+                prompt_tokens: len,
+                prefilled_tokens: len - keep,
+                ..Default::default()
+            },
+            t0,
+            t_first: t0,
+            t_last: t0,
+            done: false,
+        };
+        Ok((gen, keep))
+    }
+
+    /// Records id `k` of the generation as arrived now.
+    pub(crate) fn arrived(&mut self, id: u32) {
+        let t = now_ms();
+        if self.out.is_empty() {
+            self.t_first = t;
+        }
+        self.t_last = t;
+        self.out.push(id);
+    }
+
+    /// What the cache holds once the generation ends: the prompt and every
+    /// id but the last (its keys and values may not be written).
+    pub(crate) fn cached(&self) -> Vec<u32> {
+        let n = self.out.len().saturating_sub(1);
+        let mut h = self.prompt.clone();
+        h.extend_from_slice(&self.out[..n]);
+        h
+    }
+
+    /// The ids and timings.
+    pub(crate) fn result(self) -> (Vec<u32>, GenStats) {
+        let n = self.out.len();
+        let mut stats = self.stats;
+        stats.generated_tokens = n;
+        stats.ttft_ms = self.t_first - self.t0;
+        stats.prefill_tok_s = if stats.ttft_ms > 0.0 {
+            stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0)
+        } else {
+            0.0
+        };
+        stats.decode_tok_s = if n > 1 && self.t_last > self.t_first {
+            (n - 1) as f64 / ((self.t_last - self.t_first) / 1000.0)
+        } else {
+            0.0
+        };
+        (self.out, stats)
+    }
 }
 
 impl Session {
@@ -182,51 +274,15 @@ impl Session {
     pub fn start(&mut self, prompt: &[u32], sp: &SamplerParams, max_new: usize) -> Result<()> {
         self.cancel()?;
         self.gen = None;
-        sp.validate()?;
-        let ctx = self.model.ctx;
-        let len = prompt.len();
-        if len == 0 {
-            return Err(Error::option("prompt", "empty prompt (no tokens)"));
-        }
-        if len >= ctx {
-            return Err(Error::ContextOverflow {
-                needed: len + 1,
-                capacity: ctx,
-            });
-        }
-        if let Some(&bad) = prompt
-            .iter()
-            .find(|&&t| t as usize >= self.model.config.vocab_size)
-        {
-            return Err(Error::Tokenizer(format!("token id {bad} out of range")));
-        }
-        // Reuse the cached prefix, but always recompute the last prompt
-        // token: its logits are what the first sample needs.
-        let keep = self
-            .history
-            .iter()
-            .zip(prompt)
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(len - 1);
+        let (mut gen, keep) = Gen::plan(
+            &self.history,
+            prompt,
+            sp,
+            max_new,
+            self.model.ctx,
+            self.model.config.vocab_size,
+        )?;
         self.history.truncate(keep);
-        let t0 = now_ms();
-        let stats = GenStats {
-            prompt_tokens: len,
-            prefilled_tokens: len - keep,
-            ..Default::default()
-        };
-        let mut gen = Gen {
-            prompt: prompt.to_vec(),
-            sp: sp.clone(),
-            max_new: max_new.min(ctx - len),
-            out: Vec::new(),
-            stats,
-            t0,
-            t_first: t0,
-            t_last: t0,
-            done: false,
-        };
         if max_new == 0 {
             self.prefill(&prompt[keep..], keep, sp, &[], false);
             self.history = prompt.to_vec();
@@ -280,12 +336,7 @@ impl Session {
         let Some(gen) = self.gen.as_mut() else {
             return Err(Error::Gpu("generation vanished during readback".into()));
         };
-        let t = now_ms();
-        if k == 0 {
-            gen.t_first = t;
-        }
-        gen.t_last = t;
-        gen.out.push(id);
+        gen.arrived(id);
         Ok(Some(id))
     }
 
@@ -303,21 +354,7 @@ impl Session {
             .gen
             .take()
             .ok_or_else(|| Error::option("finish", "no generation was started"))?;
-        let n = gen.out.len();
-        let mut stats = gen.stats;
-        stats.generated_tokens = n;
-        stats.ttft_ms = gen.t_first - gen.t0;
-        stats.prefill_tok_s = if stats.ttft_ms > 0.0 {
-            stats.prefilled_tokens as f64 / (stats.ttft_ms / 1000.0)
-        } else {
-            0.0
-        };
-        stats.decode_tok_s = if n > 1 && gen.t_last > gen.t_first {
-            (n - 1) as f64 / ((gen.t_last - gen.t_first) / 1000.0)
-        } else {
-            0.0
-        };
-        Ok((gen.out, stats))
+        Ok(gen.result())
     }
 
     /// Records what the cache holds after a generation and waits for the
@@ -327,10 +364,7 @@ impl Session {
             return Ok(());
         };
         gen.done = true;
-        // The last token's KV may not be written; everything before it is.
-        let n = gen.out.len().saturating_sub(1);
-        self.history = gen.prompt.clone();
-        self.history.extend_from_slice(&gen.out[..n]);
+        self.history = gen.cached();
         self.gpu.wait()
     }
 
@@ -430,7 +464,7 @@ impl Session {
 }
 
 /// log-softmax of `row` at `target` (f64), and the argmax (first on ties).
-fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
+pub(crate) fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
     let mut best = 0usize;
     for (i, &v) in row.iter().enumerate() {
         if v > row[best] {

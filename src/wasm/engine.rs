@@ -327,7 +327,10 @@ impl RawEngine {
         let cell = self.cell.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut engine = take(&cell)?;
-            let r = engine.session.profile_decode(reps).await;
+            let r = match engine.session.gpu() {
+                Some(s) => s.profile_decode(reps).await,
+                None => Err(Error::option("profile", "the model runs on the CPU path")),
+            };
             put_back(&cell, engine);
             to_js(&r.map_err(to_js_error)?)
         })

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-pub mod sampler;
+pub use edge_llm::cpu::sample as sampler;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};

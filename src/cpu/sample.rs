@@ -1,10 +1,12 @@
-//! A CPU mirror of shaders/sample.wgsl (without the repetition penalty):
-//! the same f32 arithmetic, thread partitions, reductions, bisections and
-//! PCG draw, candidate rounds and compaction, so the GPU must pick the
-//! same token up to exp() rounding.
-//! `wg` is the kernel's workgroup size (`Kernel::Sample { wg }`).
+//! Sampling on the CPU: a mirror of shaders/sample.wgsl, the same f32
+//! arithmetic, thread partitions, reductions, bisections, candidate rounds,
+//! compaction and PCG draw, so a seed picks the same token on both paths
+//! (up to exp() rounding). The CPU path samples with it
+//! (`super::session`), and tests/gpu_kernels.rs holds the shader to it.
+//! `wg` is the kernel's workgroup size (`Kernel::Sample { wg }`; the CPU
+//! path mirrors the GPUs' 256).
 
-use edge_llm::gpu::StepParams;
+use crate::gpu::StepParams;
 
 const BISECT_STEPS: u32 = 32;
 
@@ -155,7 +157,30 @@ pub fn candidates(wg: usize, logits: &[f32], p: &StepParams) -> Option<usize> {
     compacts(lo, lo_n).then_some(lo_n as usize)
 }
 
-/// The token sample.wgsl picks for `logits` under `p`.
+/// The shader's repetition penalty: once per distinct token of the last
+/// `rep_last_n` of `history`, positive logits divided, negative ones
+/// multiplied.
+pub fn penalize(logits: &mut [f32], history: &[u32], p: &StepParams) {
+    if p.rep_penalty == 1.0 || p.rep_last_n == 0 {
+        return;
+    }
+    let first = history.len() - history.len().min(p.rep_last_n as usize);
+    let window = &history[first..];
+    for (j, &id) in window.iter().enumerate() {
+        if window[..j].contains(&id) {
+            continue;
+        }
+        if let Some(v) = logits.get_mut(id as usize) {
+            *v = if *v > 0.0 {
+                *v / p.rep_penalty
+            } else {
+                *v * p.rep_penalty
+            };
+        }
+    }
+}
+
+/// The token sample.wgsl picks for `logits` under `p` (after the penalty).
 pub fn sample(wg: usize, logits: &[f32], p: &StepParams) -> u32 {
     let vocab = logits.len();
     let am = argmax(logits);

@@ -1,0 +1,257 @@
+//! The llama forward pass on the CPU: the graph of `reference::RefLlama`
+//! with the weights kept quantized (`QMat`) and the activations each
+//! matmul reads quantized to 8 bits, as llama.cpp's CPU path computes it.
+//! One thread; the KV cache holds f32 values rounded to f16, as llama.cpp's
+//! and the GPU's f16 caches hold them.
+
+use crate::gguf::Gguf;
+use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
+use crate::reference::{rmsnorm, rope_norm};
+use crate::{Error, Result};
+
+use super::qmat::{QMat, QVec};
+
+struct Layer {
+    attn_norm: Vec<f32>, // (dim,)
+    wq: QMat,            // (q_dim, dim)
+    wk: QMat,            // (kv_dim, dim)
+    wv: QMat,            // (kv_dim, dim)
+    wo: QMat,            // (dim, q_dim)
+    ffn_norm: Vec<f32>,  // (dim,)
+    w_gate: QMat,        // (ffn, dim)
+    w_up: QMat,          // (ffn, dim)
+    w_down: QMat,        // (dim, ffn)
+    k_cache: Vec<f32>,   // (ctx, kv_dim)
+    v_cache: Vec<f32>,   // (ctx, kv_dim)
+}
+
+/// A llama model on the CPU with its KV cache.
+pub struct CpuLlama {
+    pub config: LlamaConfig,
+    pub ctx: usize,
+    token_embd: QMat, // (vocab, dim)
+    output_norm: Vec<f32>,
+    /// Untied LM head; `None`: `token_embd`.
+    output: Option<QMat>,
+    layers: Vec<Layer>,
+    /// Scratch activation rows, one per token of the current batch.
+    xq: Vec<QVec>,
+}
+
+/// A zeroed f32 buffer, or `OutOfMemory` instead of an abort.
+fn zeros(n: usize, what: &str) -> Result<Vec<f32>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| Error::OutOfMemory(format!("{what}: {n} floats: {e}")))?;
+    v.resize(n, 0.0);
+    Ok(v)
+}
+
+impl CpuLlama {
+    /// Reads the config, checks every tensor's shape and converts the
+    /// weights; allocates a KV cache of `ctx` positions.
+    pub fn load(g: &Gguf, file: &[u8], ctx: usize) -> Result<CpuLlama> {
+        let config = LlamaConfig::from_gguf(g)?;
+        if ctx == 0 || ctx > config.context_length {
+            return Err(Error::option(
+                "ctx",
+                format!("{ctx} must be in 1..={}", config.context_length),
+            ));
+        }
+        config.check_tensors(g)?;
+        let mat = |name: &str| -> Result<QMat> {
+            let t = g
+                .tensor(name)
+                .ok_or_else(|| Error::shape(name, "tensor missing"))?;
+            // ggml dims: [cols, rows]; check_tensors checked them.
+            let cols = usize::try_from(t.dims[0]).unwrap_or(usize::MAX);
+            let rows = usize::try_from(t.dims.get(1).copied().unwrap_or(1)).unwrap_or(usize::MAX);
+            QMat::from_gguf(t.ty, g.tensor_data(file, t)?, rows, cols)
+        };
+        let vec = |name: &str| -> Result<Vec<f32>> {
+            let t = g
+                .tensor(name)
+                .ok_or_else(|| Error::shape(name, "tensor missing"))?;
+            let n = usize::try_from(t.n_elems())
+                .map_err(|_| Error::bad_gguf(name, "element count exceeds address space"))?;
+            crate::quant::dequantize(t.ty, g.tensor_data(file, t)?, n)
+        };
+        let cache = ctx
+            .checked_mul(config.kv_dim())
+            .ok_or_else(|| Error::option("ctx", format!("{ctx}: KV cache too large")))?;
+        let mut layers = Vec::with_capacity(config.n_layers);
+        for l in 0..config.n_layers {
+            let n = tensor_names(l);
+            layers.push(Layer {
+                attn_norm: vec(&n.attn_norm)?,
+                wq: mat(&n.attn_q)?,
+                wk: mat(&n.attn_k)?,
+                wv: mat(&n.attn_v)?,
+                wo: mat(&n.attn_output)?,
+                ffn_norm: vec(&n.ffn_norm)?,
+                w_gate: mat(&n.ffn_gate)?,
+                w_up: mat(&n.ffn_up)?,
+                w_down: mat(&n.ffn_down)?,
+                k_cache: zeros(cache, "KV cache")?,
+                v_cache: zeros(cache, "KV cache")?,
+            });
+        }
+        Ok(CpuLlama {
+            token_embd: mat(TOKEN_EMBD)?,
+            output_norm: vec(OUTPUT_NORM)?,
+            output: if config.tied_output {
+                None
+            } else {
+                Some(mat(OUTPUT)?)
+            },
+            config,
+            ctx,
+            layers,
+            xq: Vec::new(),
+        })
+    }
+
+    /// Bytes of weights and cache (memory accounting).
+    pub fn bytes(&self) -> usize {
+        let l: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                    .iter()
+                    .map(|m| m.bytes())
+                    .sum::<usize>()
+                    + 4 * (l.k_cache.len() + l.v_cache.len())
+            })
+            .sum();
+        l + self.token_embd.bytes() + self.output.as_ref().map_or(0, QMat::bytes)
+    }
+
+    /// Runs `tokens` at positions `pos0..` (the cache must hold `0..pos0`)
+    /// and returns the logits of the last token (`all`: of every token,
+    /// `[n, vocab]`).
+    pub fn forward(&mut self, tokens: &[u32], pos0: usize, all: bool) -> Result<Vec<f32>> {
+        let n = tokens.len();
+        if n == 0 || pos0 + n > self.ctx {
+            return Err(Error::ContextOverflow {
+                needed: pos0 + n,
+                capacity: self.ctx,
+            });
+        }
+        let c = self.config.clone();
+        let (dim, q_dim, kv_dim, hd) = (c.dim, c.q_dim(), c.kv_dim(), c.head_dim);
+        let mut x = vec![0.0f32; n * dim];
+        for (row, &tok) in x.chunks_exact_mut(dim).zip(tokens) {
+            if tok as usize >= c.vocab_size {
+                return Err(Error::Tokenizer(format!("token id {tok} out of range")));
+            }
+            self.token_embd.row_f32(tok as usize, row);
+        }
+        let f16 = |v: f32| half::f16::from_f32(v).to_f32();
+        let xq = &mut self.xq;
+        for w in self.layers.iter_mut() {
+            let h = rmsnorm(&x, &w.attn_norm, c.norm_eps);
+            let mut q = matmul(xq, &w.wq, &h, n);
+            let mut k = matmul(xq, &w.wk, &h, n);
+            let v = matmul(xq, &w.wv, &h, n);
+            for t in 0..n {
+                let pos = pos0 + t;
+                rope_norm(
+                    &mut q[t * q_dim..(t + 1) * q_dim],
+                    c.n_heads,
+                    hd,
+                    c.rope_dim,
+                    pos,
+                    c.rope_theta,
+                );
+                rope_norm(
+                    &mut k[t * kv_dim..(t + 1) * kv_dim],
+                    c.n_kv_heads,
+                    hd,
+                    c.rope_dim,
+                    pos,
+                    c.rope_theta,
+                );
+                let at = pos * kv_dim;
+                for (d, s) in w.k_cache[at..at + kv_dim].iter_mut().zip(&k[t * kv_dim..]) {
+                    *d = f16(*s);
+                }
+                for (d, s) in w.v_cache[at..at + kv_dim].iter_mut().zip(&v[t * kv_dim..]) {
+                    *d = f16(*s);
+                }
+            }
+            let att = attention(&q, w, &c, n, pos0);
+            let o = matmul(xq, &w.wo, &att, n);
+            for (a, b) in x.iter_mut().zip(&o) {
+                *a += b;
+            }
+            let h = rmsnorm(&x, &w.ffn_norm, c.norm_eps);
+            let gate = matmul(xq, &w.w_gate, &h, n);
+            let up = matmul(xq, &w.w_up, &h, n);
+            let act: Vec<f32> = gate
+                .iter()
+                .zip(&up)
+                .map(|(&g, &u)| g / (1.0 + (-g).exp()) * u)
+                .collect();
+            let down = matmul(xq, &w.w_down, &act, n);
+            for (a, b) in x.iter_mut().zip(&down) {
+                *a += b;
+            }
+        }
+        let rows = if all { &x[..] } else { &x[(n - 1) * dim..] };
+        let h = rmsnorm(rows, &self.output_norm, c.norm_eps);
+        let head = self.output.as_ref().unwrap_or(&self.token_embd);
+        let logits = matmul(&mut self.xq, head, &h, h.len() / dim);
+        Ok(logits)
+    }
+}
+
+/// y `[n, w.rows]` = x `[n, w.cols]` · wᵀ, x quantized into `xq` first.
+fn matmul(xq: &mut Vec<QVec>, w: &QMat, x: &[f32], n: usize) -> Vec<f32> {
+    xq.resize_with(n, QVec::default);
+    for (q, row) in xq.iter_mut().zip(x.chunks_exact(w.cols)) {
+        q.quantize(row);
+    }
+    let mut y = vec![0.0; n * w.rows];
+    w.matmul(x, &xq[..n], &mut y);
+    y
+}
+
+/// Causal attention of `n` tokens at `pos0..` over the layer's cache:
+/// `[n, q_dim]`. Scores in f32, scaled by 1 / sqrt(head_dim).
+fn attention(q: &[f32], w: &Layer, c: &LlamaConfig, n: usize, pos0: usize) -> Vec<f32> {
+    let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
+    let group = c.n_heads / c.n_kv_heads.max(1);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0.0f32; n * q_dim];
+    let mut scores = Vec::with_capacity(pos0 + n);
+    for t in 0..n {
+        let n_keys = pos0 + t + 1;
+        for h in 0..c.n_heads {
+            let kv = (h / group) * hd;
+            let qh = &q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
+            scores.clear();
+            let mut max = f32::NEG_INFINITY;
+            for j in 0..n_keys {
+                let k = &w.k_cache[j * kv_dim + kv..j * kv_dim + kv + hd];
+                let s = super::dot::f32_row(qh, k) * scale;
+                max = max.max(s);
+                scores.push(s);
+            }
+            let mut sum = 0.0f32;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let o = &mut out[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
+            for (j, &p) in scores.iter().enumerate() {
+                let v = &w.v_cache[j * kv_dim + kv..j * kv_dim + kv + hd];
+                let p = p / sum;
+                for (a, &b) in o.iter_mut().zip(v) {
+                    *a += p * b;
+                }
+            }
+        }
+    }
+    out
+}
