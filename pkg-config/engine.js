@@ -14,7 +14,7 @@ const TOKEN = Symbol("edge-llm engine");
 
 function checkLoadOptions(opts) {
   if (opts === null || typeof opts !== "object") throw edgeError("invalid_option", "options must be an object");
-  const { onProgress, sha256, contextLength, signal } = opts;
+  const { onProgress, sha256, contextLength, signal, backend } = opts;
   if (onProgress !== undefined && typeof onProgress !== "function") throw edgeError("invalid_option", "onProgress must be a function");
   if (sha256 !== undefined && !(typeof sha256 === "string" && SHA256.test(sha256.toLowerCase()))) {
     throw edgeError("invalid_option", "sha256 must be 64 hex digits");
@@ -23,6 +23,9 @@ function checkLoadOptions(opts) {
     throw edgeError("invalid_option", "contextLength must be a positive integer");
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw edgeError("invalid_option", "signal must be an AbortSignal");
+  if (backend !== undefined && !["auto", "gpu", "cpu"].includes(backend)) {
+    throw edgeError("invalid_option", 'backend must be "auto", "gpu" or "cpu"');
+  }
 }
 
 /** Generation options as wasm takes them (unknown keys are rejected there). */
@@ -38,6 +41,23 @@ export function rawGenerateOptions(opts) {
     out.stop = list.filter((s) => s.length > 0);
   }
   return out;
+}
+
+/**
+ * One turn of the event loop (a MessageChannel round trip, ~0.1 ms; no
+ * timer clamping). The CPU path computes a token inside `next_chunk`
+ * without awaiting anything real, so without this a generation would run
+ * to its end in microtasks: no abort, no worker message, no page paint.
+ */
+function nextTurn() {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(null);
+  });
 }
 
 export class Engine {
@@ -71,7 +91,7 @@ export class Engine {
       };
       let loader;
       try {
-        loader = await raw.RawLoader.open(src.total, opts.contextLength ?? 2048, src.needHash);
+        loader = await raw.RawLoader.open(src.total, opts.contextLength ?? 2048, src.needHash, opts.backend ?? "auto");
         progress(0, src.phase);
         let loaded = 0;
         for await (const chunk of src.chunks) {
@@ -162,10 +182,12 @@ export class Engine {
           ctx: i.ctx,
           fileBytes: i.file_bytes,
           gpuBytes: i.gpu_bytes,
+          cpuBytes: i.cpu_bytes,
           sha256: this.#meta.sha256,
           hasChatTemplate: this.#meta.hasChatTemplate,
         },
-        adapter: adapterInfo(i.adapter),
+        backend: i.backend,
+        adapter: i.adapter ? adapterInfo(i.adapter) : null,
         wasmMemoryBytes: wasm_memory_bytes(),
         load: { ...this.#meta.load },
       };
@@ -220,6 +242,7 @@ export class Engine {
               raw.abort();
               throwIfAborted(signal);
             }
+            await nextTurn();
             const c = await raw.next_chunk();
             if (c.finishReason !== undefined) {
               running = false;

@@ -97,6 +97,14 @@ export interface LoadOptions {
   mirrorUrl?: string | URL;
   /** KV cache capacity in tokens (default 2048, capped at the model's). */
   contextLength?: number;
+  /**
+   * Where the model runs (default "auto"): "gpu" (WebGPU), "cpu" (wasm
+   * SIMD on this thread), or "auto": the GPU, unless the browser has no
+   * WebGPU or only a software adapter (SwiftShader, on machines without a
+   * GPU), where the CPU path is several times faster. "gpu" fails with
+   * "no_webgpu" where there is no adapter.
+   */
+  backend?: "auto" | "gpu" | "cpu";
   /** Where the .wasm lives when it is not next to the package's JS. */
   wasmUrl?: string | URL;
 }
@@ -278,11 +286,17 @@ export interface EngineInfo {
     /** This engine's KV cache capacity. */
     ctx: number;
     fileBytes: number;
+    /** GPU memory the model holds (0 on the CPU path). */
     gpuBytes: number;
+    /** wasm memory the model holds on the CPU path (0 on the GPU). */
+    cpuBytes: number;
     sha256: string | null;
     hasChatTemplate: boolean;
   };
-  adapter: AdapterInfo;
+  /** Where the model runs ("auto" resolved). */
+  backend: "gpu" | "cpu";
+  /** The WebGPU adapter, when one was opened (also on the CPU path when "auto" passed a software one over). */
+  adapter: AdapterInfo | null;
   /** wasm linear memory in bytes now (it only grows: this is its peak). */
   wasmMemoryBytes: number;
   /** Where the weights came from and how long the load took. */

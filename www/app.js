@@ -8,6 +8,8 @@
 import { Store } from "./store.js";
 import { explain, formatBytes, knownLabel, modelSpec, progressText, readConfig, SpeedMeter } from "./model.js";
 
+const BACKEND = ["gpu", "cpu"].find((b) => b === new URLSearchParams(location.search).get("backend"));
+
 const $ = (id) => document.getElementById(id);
 const el = {
   loading: $("loading"),
@@ -127,6 +129,9 @@ async function loadModel(choice) {
   try {
     const loaded = await edge.WorkerEngine.load(spec.source, {
       ...spec.options,
+      // `?backend=gpu|cpu` overrides "auto" (which takes the CPU where
+      // the only WebGPU adapter is a software one).
+      ...(BACKEND ? { backend: BACKEND } : {}),
       signal: ctl.signal,
       onProgress(p) {
         if (ctl !== loadCtl) return;
@@ -172,9 +177,14 @@ async function showReady(spec, ms) {
     // No requestAdapter() here for a nicer GPU name: on this thread it can
     // block the page for seconds while WebGPU starts up.
     const gpu = info.adapter?.name || "WebGPU";
+    // "auto" runs on the CPU where the only adapter is a software one.
+    const where =
+      info.backend === "cpu"
+        ? "CPU (wasm SIMD)"
+        : `GPU: ${gpu}${info.adapter?.shaderF16 ? " (f16)" : ""}`;
     text =
       `Ready: ${name} · ${formatBytes(info.model?.fileBytes)}` +
-      ` · GPU: ${gpu}${info.adapter?.shaderF16 ? " (f16)" : ""}` +
+      ` · ${where}` +
       ` · loaded in ${(ms / 1000).toFixed(1)} s${from ? ` (${from})` : ""}`;
   }
   el.loading.hidden = true;

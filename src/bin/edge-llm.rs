@@ -7,14 +7,16 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use edge_llm::engine::{ChatMessage, Engine, Flow, GenerateOptions, LoadOptions, SamplerParams};
+use edge_llm::engine::{
+    BackendChoice, ChatMessage, Engine, Flow, GenerateOptions, LoadOptions, SamplerParams,
+};
 use edge_llm::{gguf, models, tokenizer::Tokenizer, Error, Result};
 
 const USAGE: &str = "usage:
   edge-llm generate --model PATH|NAME --prompt TEXT [--max-tokens N] [--chat] [--system TEXT]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R]
-                    [--seed S] [--stop TEXT] [--ctx N] [--json]
-  edge-llm score    --model PATH|NAME --text-file F [--max-tokens N] [--json]
+                    [--seed S] [--stop TEXT] [--ctx N] [--backend auto|gpu|cpu] [--json]
+  edge-llm score    --model PATH|NAME --text-file F [--max-tokens N] [--backend B] [--json]
   edge-llm tokenize --model PATH|NAME --text TEXT [--json]
   edge-llm fetch    NAME
   edge-llm info     --model PATH|NAME
@@ -101,10 +103,22 @@ fn read_model(a: &Args) -> Result<Vec<u8>> {
 fn load_engine(a: &Args) -> Result<Engine> {
     let file = read_model(a)?;
     let ctx = a.num("ctx", 2048usize)?;
+    let backend = match a.get("backend").unwrap_or("auto") {
+        "auto" => BackendChoice::Auto,
+        "gpu" => BackendChoice::Gpu,
+        "cpu" => BackendChoice::Cpu,
+        other => {
+            return Err(Error::option(
+                "backend",
+                format!("`{other}` is not auto, gpu or cpu"),
+            ))
+        }
+    };
     pollster::block_on(Engine::load(
         &file,
         &LoadOptions {
             ctx,
+            backend,
             ..Default::default()
         },
     ))
@@ -129,6 +143,7 @@ fn generate(a: &Args) -> Result<()> {
         "seed",
         "stop",
         "ctx",
+        "backend",
         "json",
     ])?;
     let prompt = a.req("prompt")?;
@@ -191,7 +206,7 @@ fn generate(a: &Args) -> Result<()> {
 }
 
 fn score(a: &Args) -> Result<()> {
-    a.only(&["model", "text-file", "max-tokens", "ctx", "json"])?;
+    a.only(&["model", "text-file", "max-tokens", "ctx", "backend", "json"])?;
     let path = a.req("text-file")?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{path}: {e}")))?;
     let max = a.num("max-tokens", 512usize)?;

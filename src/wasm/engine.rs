@@ -17,9 +17,8 @@ use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 
 use super::to_js_error;
+use crate::engine::{BackendChoice, GenStats, Generation, SamplerParams};
 use crate::engine::{ChatMessage, Chunk, Engine, EngineLoader, GenerateOptions, LoadOptions};
-use crate::engine::{GenStats, Generation, SamplerParams};
-use crate::gpu::Gpu;
 use crate::Error;
 
 /// Lower-case hex of a digest.
@@ -48,23 +47,42 @@ pub struct RawLoader {
 
 #[wasm_bindgen]
 impl RawLoader {
-    /// Opens WebGPU for a GGUF of `total` bytes. `hash`: keep a sha256 of
-    /// the pushed bytes (for `sha256()`).
-    pub async fn open(total: f64, ctx: u32, hash: bool) -> Result<RawLoader, JsValue> {
+    /// Opens WebGPU (`backend` "auto" | "gpu" | "cpu", see
+    /// `LoadOptions::backend`) for a GGUF of `total` bytes. `hash`: keep a
+    /// sha256 of the pushed bytes (for `sha256()`).
+    pub async fn open(
+        total: f64,
+        ctx: u32,
+        hash: bool,
+        backend: &str,
+    ) -> Result<RawLoader, JsValue> {
         if !(total.is_finite() && total >= 0.0 && total <= 2f64.powi(53)) {
             return Err(to_js_error(Error::option("total", "not a byte count")));
         }
+        let backend = match backend {
+            "auto" => BackendChoice::Auto,
+            "gpu" => BackendChoice::Gpu,
+            "cpu" => BackendChoice::Cpu,
+            other => {
+                return Err(to_js_error(Error::option(
+                    "backend",
+                    format!("{other:?} is not \"auto\", \"gpu\" or \"cpu\""),
+                )))
+            }
+        };
         let opts = LoadOptions {
             ctx: ctx as usize,
+            backend,
             ..LoadOptions::default()
         };
         if opts.ctx == 0 {
             return Err(to_js_error(Error::option("contextLength", "must be > 0")));
         }
-        let mut gpu = Gpu::new().await.map_err(to_js_error)?;
-        crate::ops::tune(&mut gpu).await.map_err(to_js_error)?;
+        let loader = Engine::load_streaming(total as u64, &opts)
+            .await
+            .map_err(to_js_error)?;
         Ok(RawLoader {
-            inner: Some(EngineLoader::new(gpu, total as u64, &opts)),
+            inner: Some(loader),
             hash: hash.then(Sha256::new),
         })
     }

@@ -1,5 +1,6 @@
 // edge-llm and wllama (llama.cpp in wasm) in the same headless Chromium on
-// the same GGUF: load time (cold and cached), time to the first token
+// the same GGUF, edge-llm as "auto" loads it (the CPU path where the only
+// adapter is SwiftShader) and on its WebGPU path: load time (cold and cached), time to the first token
 // after a fresh load (kernel compiles included), time to first token and
 // greedy decode tokens/s, as one JSON line with edge-llm/wllama ratios.
 // A benchmark, not a test: `cargo xtask bench` runs it; by hand:
@@ -64,13 +65,13 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function edgeLlm(page) {
+async function edgeLlm(page, backend) {
   return page.evaluate(
-    async ({ prompt, maxTokens, runs }) => {
+    async ({ prompt, maxTokens, runs, backend }) => {
       const m = await import("/pkg/index.js");
       await m.clearCache();
       let t = performance.now();
-      let e = await m.Engine.load("/model.gguf");
+      let e = await m.Engine.load("/model.gguf", { backend });
       const coldMs = performance.now() - t;
       // The first token after a fresh load: the browser may compile the
       // kernels on first use, which neither load time shows.
@@ -79,7 +80,7 @@ async function edgeLlm(page) {
       const firstTtftMs = performance.now() - t;
       await e.dispose();
       t = performance.now();
-      e = await m.Engine.load("/model.gguf");
+      e = await m.Engine.load("/model.gguf", { backend });
       const warmMs = performance.now() - t;
       const info = await e.info();
       const out = [];
@@ -94,8 +95,28 @@ async function edgeLlm(page) {
       await e.dispose();
       return { coldMs, warmMs, firstTtftMs, info, runs: out };
     },
-    { prompt: PROMPT, maxTokens: MAX_TOKENS, runs: RUNS },
+    { prompt: PROMPT, maxTokens: MAX_TOKENS, runs: RUNS, backend },
   );
+}
+
+/// What the JSON line says of one edge-llm run.
+function summary(e) {
+  return {
+    backend: e.info.backend,
+    load_cold_ms: e.coldMs,
+    load_cached_ms: e.warmMs,
+    peak_wasm_bytes: e.info.wasmMemoryBytes,
+    matvec_layout: e.info.adapter?.matvecLayout,
+    subgroup_lanes: e.info.adapter?.subgroupLanes,
+    matvec_split: e.info.adapter?.matvecSplit,
+    weight_textures: e.info.adapter?.weightTextures,
+    kv_textures: e.info.adapter?.kvTextures,
+    tune_ms: e.info.adapter?.tuneTotalMs,
+    first_ttft_ms: e.firstTtftMs,
+    ttft_ms: median(e.runs.map((r) => r.ttft_ms)),
+    decode_tok_s: median(e.runs.map((r) => r.decode_tok_s)),
+    prefill_tok_s: median(e.runs.map((r) => r.prefill_tok_s)),
+  };
 }
 
 async function wllama(page) {
@@ -139,7 +160,7 @@ try {
     await tab.goto(base);
     const ops = await tab.evaluate(async ({ reps, prompt }) => {
       const m = await import("/pkg/index.js");
-      const e = await m.Engine.load("/model.gguf");
+      const e = await m.Engine.load("/model.gguf", { backend: "gpu" });
       for await (const _ of e.generate(prompt, { maxTokens: 4 }));
       const ops = await e._profile(reps);
       const info = await e.info();
@@ -155,30 +176,23 @@ try {
     console.log(`${total.toFixed(2).padStart(9)} ms per token`);
     process.exit(0);
   }
-  const tab = await browser.context.newPage();
-  await tab.goto(base);
-  const e = await edgeLlm(tab);
-  await tab.close();
+  // "auto" (the CPU path on SwiftShader), then the WebGPU path.
+  const runs = {};
+  for (const backend of ["auto", "gpu"]) {
+    const tab = await browser.context.newPage();
+    await tab.goto(base);
+    runs[backend] = await edgeLlm(tab, backend);
+    await tab.close();
+  }
   const tab2 = await browser.context.newPage();
   await tab2.goto(base);
   const w = await wllama(tab2);
   const wasm = readFileSync(join(PKG, "edge_llm_bg.wasm"));
   const ours = {
     wasm_bytes: { raw: wasm.length, gzip: gzipSync(wasm, { level: 9 }).length },
-    load_cold_ms: e.coldMs,
-    load_cached_ms: e.warmMs,
-    peak_wasm_bytes: e.info.wasmMemoryBytes,
-    matvec_layout: e.info.adapter.matvecLayout,
-    subgroup_lanes: e.info.adapter.subgroupLanes,
-    matvec_split: e.info.adapter.matvecSplit,
-    weight_textures: e.info.adapter.weightTextures,
-    kv_textures: e.info.adapter.kvTextures,
-    tune_ms: e.info.adapter.tuneTotalMs,
-    first_ttft_ms: e.firstTtftMs,
-    ttft_ms: median(e.runs.map((r) => r.ttft_ms)),
-    decode_tok_s: median(e.runs.map((r) => r.decode_tok_s)),
-    prefill_tok_s: median(e.runs.map((r) => r.prefill_tok_s)),
+    ...summary(runs.auto),
   };
+  const gpu = summary(runs.gpu);
   const theirs = {
     load_ms: w.loadMs,
     first_ttft_ms: w.firstTtftMs,
@@ -191,9 +205,11 @@ try {
       max_tokens: MAX_TOKENS,
       runs: RUNS,
       edge_llm: ours,
+      edge_llm_gpu: gpu,
       wllama: theirs,
       ratio_decode_edge_over_wllama: ours.decode_tok_s / theirs.decode_tok_s,
       ratio_ttft_edge_over_wllama: ours.ttft_ms / theirs.ttft_ms,
+      ratio_decode_gpu_over_wllama: gpu.decode_tok_s / theirs.decode_tok_s,
     }),
   );
 } finally {

@@ -146,7 +146,8 @@ test("first visit: the default model loads from the local mirror with a progress
   assert.ok(sawDownload, "no 'Downloading: X of Y MB' progress was shown");
   await page.getByTestId("model-ready").waitFor({ state: "visible" });
   assert.match(ready, /SmolLM2-135M-Instruct/);
-  assert.match(ready, /GPU: /);
+  // "auto": the CPU path where the only adapter is SwiftShader.
+  assert.match(ready, /CPU \(wasm SIMD\)/);
   assert.equal(await page.getByTestId("load-progress").isVisible(), false);
   // The model came from the demo server, not from the internet.
   assert.ok(
@@ -206,6 +207,9 @@ test("stop ends a reply mid-way and keeps what came", async () => {
 });
 
 test("device lost: the page offers Reload model, which brings the engine back", async () => {
+  // "auto" runs on the CPU here (SwiftShader): this needs the GPU path.
+  await page.goto(`${server.url}?backend=gpu`);
+  await waitForModel(page);
   // Destroying the engine's GPUDevice (in its worker) is what a driver reset looks like.
   const worker = page.workers().filter((w) => /worker\.js/.test(w.url())).at(-1);
   assert.ok(worker, `no engine worker: ${page.workers().map((w) => w.url())}`);
@@ -229,6 +233,8 @@ test("device lost: the page offers Reload model, which brings the engine back", 
   assert.equal(await page.getByTestId("retry").textContent(), "Reload model");
   await page.getByTestId("retry").click();
   console.log(`reloaded: ${await waitForModel(page)}`);
+  await page.goto(server.url);
+  await waitForModel(page);
 });
 
 test("offline: with the server gone, a reload opens the app, the cached model and past chats", async () => {
@@ -292,6 +298,9 @@ test("a local GGUF file loads from the file picker", async () => {
 });
 
 test("a model too large for the adapter says so; Retry on a GPU that fits loads it", async () => {
+  // "auto" would take the CPU path on SwiftShader: ask for the GPU.
+  await page.goto(`${server.url}?backend=gpu`);
+  await waitForModel(page);
   smallGpu.on = true;
   try {
     await openPanel();
@@ -309,7 +318,11 @@ test("a model too large for the adapter says so; Retry on a GPU that fits loads 
     smallGpu.on = false;
   }
   await page.getByTestId("retry").click();
-  console.log(`normal GPU again: ${await waitForModel(page)}`);
+  const again = await waitForModel(page);
+  console.log(`normal GPU again: ${again}`);
+  assert.match(again, /GPU: /);
+  await page.goto(server.url);
+  await waitForModel(page);
 });
 
 test("a bad model URL shows a download error with Retry", async () => {

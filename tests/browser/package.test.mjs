@@ -46,8 +46,8 @@ function ok(r) {
   return r.ok;
 }
 
-function native(prompt, n) {
-  const out = execFileSync(CLI, ["generate", "--model", MODEL, "--prompt", prompt, "--max-tokens", String(n), "--json"], {
+function native(prompt, n, backend = "gpu") {
+  const out = execFileSync(CLI, ["generate", "--model", MODEL, "--prompt", prompt, "--max-tokens", String(n), "--backend", backend, "--json"], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "ignore"],
   });
@@ -78,12 +78,14 @@ test("version and probe()", async () => {
   console.log("probe():", JSON.stringify(r.probe));
 });
 
+// The tests below run the WebGPU path (backend "gpu"); "auto" takes the
+// CPU path on SwiftShader (the test after the next).
 test("Engine.load(url) streams into the GPU with progress, low wasm memory", async () => {
   const r = ok(
     await inPage(async (m) => {
       const events = [];
       const t0 = performance.now();
-      window.engine = await m.Engine.load("/model.gguf", { onProgress: (p) => events.push(p) });
+      window.engine = await m.Engine.load("/model.gguf", { backend: "gpu", onProgress: (p) => events.push(p) });
       return { ms: performance.now() - t0, events, info: await window.engine.info() };
     }),
   );
@@ -97,6 +99,7 @@ test("Engine.load(url) streams into the GPU with progress, low wasm memory", asy
   assert.equal(info.model.sha256, MODEL_SHA256);
   assert.equal(info.model.architecture, "llama");
   assert.equal(info.load.source, "network");
+  assert.equal(info.backend, "gpu");
   // Chromium grants `subgroups` even on SwiftShader; wgpu's web backend
   // does not ask for them, the engine does (src/gpu/web.rs).
   assert.equal(info.adapter.subgroups, true, "subgroups not granted");
@@ -140,6 +143,46 @@ test("greedy tokens equal the native CLI's", async () => {
     assert.equal(got.last.finishReason, want.finish_reason);
     console.log(`${JSON.stringify(prompt)} -> ${JSON.stringify(got.text)}: ${JSON.stringify(got.last.stats)}`);
   }
+});
+
+// "auto" on SwiftShader: the CPU path (wasm SIMD block dots), which must
+// give the native CPU path's tokens and run faster than the GPU path here.
+// One prompt, 5 tokens: the two builds' last bits differ (libm, summation
+// order), 8-bit rounding of x turns that into ~0.1-0.2 of a logit, and
+// the chat prompt's 2nd token is a 0.17 tie (" most" / " color").
+test("auto takes the CPU path on SwiftShader: the native CPU path's tokens, faster", async () => {
+  const prompt = "The capital of France is";
+  const want = native(prompt, 5, "cpu");
+  const got = ok(
+    await inPage(
+      async (m, p) => {
+        const e = await m.Engine.load("/model.gguf");
+        const info = await e.info();
+        const tokens = [];
+        let last;
+        for await (const c of e.generate(p, { maxTokens: 5 })) {
+          tokens.push(...c.tokens);
+          last = c;
+        }
+        // The GPU path's speed on the same prompt, for the log and the check.
+        let gpu;
+        for await (const c of window.engine.generate(p, { maxTokens: 5 })) gpu = c;
+        e.dispose();
+        return { info, tokens, stats: last.stats, gpuStats: gpu.stats };
+      },
+      prompt,
+    ),
+  );
+  assert.equal(got.info.backend, "cpu");
+  assert.ok(got.info.adapter, "the software adapter passed over is reported");
+  assert.equal(got.info.model.gpuBytes, 0);
+  assert.ok(got.info.model.cpuBytes > 50e6, `cpu bytes ${got.info.model.cpuBytes}`);
+  assert.deepEqual(got.tokens, want.generated, "CPU path tokens vs the native CPU path");
+  console.log(
+    `CPU path: decode ${got.stats.decode_tok_s.toFixed(1)} tok/s, ttft ${got.stats.ttft_ms.toFixed(0)} ms; ` +
+      `GPU path: decode ${got.gpuStats.decode_tok_s.toFixed(1)} tok/s, ttft ${got.gpuStats.ttft_ms.toFixed(0)} ms`,
+  );
+  assert.ok(got.stats.decode_tok_s > got.gpuStats.decode_tok_s, "the CPU path is not faster than SwiftShader");
 });
 
 test("a stop string spanning tokens ends the text before it", async () => {

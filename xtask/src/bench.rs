@@ -233,8 +233,8 @@ fn llama(model: &str, vulkan: bool, runs: &str, full: bool) -> Res<Json> {
     parse(out.trim())
 }
 
-/// The Chromium section: edge-llm (the npm package: wasm + WebGPU, here on
-/// SwiftShader) and wllama (llama.cpp in wasm, CPU) in the same headless
+/// The Chromium section: edge-llm (the npm package as "auto" loads it: on
+/// SwiftShader, the CPU path; and its WebGPU path) and wllama (llama.cpp in wasm, CPU) in the same headless
 /// Chromium on the same GGUF and prompt (tests/browser/bench.mjs): load
 /// (cold, cached), the first token after a cold load, TTFT, decode tok/s, peak wasm memory, wasm size, ratios.
 fn print_chromium(c: &Json) {
@@ -243,7 +243,14 @@ fn print_chromium(c: &Json) {
         return;
     }
     println!(
-        "\nChromium ({}): decode tok/s edge-llm {:.2} vs wllama {:.2} ({:.2}x); \
+        "\nChromium ({}): edge-llm on its {} path (\"auto\"); its WebGPU path decodes {:.2} tok/s ({:.2}x wllama)",
+        c.get("browser").str().unwrap_or("?"),
+        c.at(&["edge_llm", "backend"]).str().unwrap_or("?"),
+        n(&["edge_llm_gpu", "decode_tok_s"]),
+        n(&["ratio_decode_gpu_over_wllama"]),
+    );
+    println!(
+        "Chromium ({}): decode tok/s edge-llm {:.2} vs wllama {:.2} ({:.2}x); \
          TTFT {:.0} vs {:.0} ms; first token after a cold load {:.0} vs {:.0} ms; \
          load cold {:.0} ms, cached {:.0} ms (wllama {:.0} ms); \
          peak wasm memory {:.1} MiB; wasm {:.0} KiB raw, {:.0} KiB gzip",
