@@ -102,7 +102,12 @@ impl QMat {
             GgmlType::Q4_0 | GgmlType::Q4_1 => {
                 let q41 = ty == GgmlType::Q4_1;
                 let off = if q41 { 4 } else { 2 };
-                let (mut qs, mut d, mut m) = (vec![], vec![], vec![]);
+                let nb = n / QK;
+                let (mut qs, mut d, mut m) = (
+                    Vec::with_capacity(nb),
+                    Vec::with_capacity(nb),
+                    Vec::with_capacity(nb),
+                );
                 for b in blocks(off + 16)? {
                     let mut q = [0u8; 16];
                     q.copy_from_slice(&b[off..off + 16]);
@@ -114,7 +119,8 @@ impl QMat {
                 Data::Q4 { qs, d, m }
             }
             GgmlType::Q8_0 => {
-                let (mut qs, mut d) = (vec![], vec![]);
+                let nb = n / QK;
+                let (mut qs, mut d) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
                 for b in blocks(34)? {
                     qs.push(std::array::from_fn(|j| b[2 + j] as i8));
                     d.push(f16_at(b, 0));

@@ -295,9 +295,14 @@ impl EngineLoader {
                         format!("more than the {total} bytes announced"),
                     ));
                 }
-                bytes
-                    .try_reserve(chunk.len())
-                    .map_err(|e| Error::OutOfMemory(format!("model file: {e}")))?;
+                if bytes.capacity() == 0 {
+                    // The whole file at once: growing by doubling would
+                    // leave wasm memory (which never shrinks) at up to 2x.
+                    let want = usize::try_from(*total).unwrap_or(usize::MAX);
+                    bytes
+                        .try_reserve_exact(want)
+                        .map_err(|e| Error::OutOfMemory(format!("model file: {e}")))?;
+                }
                 bytes.extend_from_slice(chunk);
             }
         }
