@@ -11,16 +11,6 @@ mod common;
 /// "The capital of France is" (llama.cpp tokenize; SmolLM2 adds no BOS).
 const PROMPT: [u32; 5] = [504, 3575, 282, 4649, 314];
 
-fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    num / den.max(1e-30)
-}
-
 fn argmax(v: &[f32]) -> u32 {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
@@ -49,7 +39,7 @@ fn prompt_logits_match_reference() {
         .unwrap();
     let mut cpu = CpuLlama::load(&g, &file, 64).unwrap();
     let got = cpu.forward(&PROMPT, 0, true).unwrap();
-    let e = nmse(&got, &want);
+    let e = common::nmse(&got, &want);
     eprintln!("cpu prompt logits: nmse {e:.3e}");
     assert!(e <= 1e-2, "logits: nmse {e:.3e}");
     let vocab = cpu.config.vocab_size;
@@ -81,7 +71,7 @@ fn greedy_decode_matches_llama_cpp_and_batched() {
     let vocab = cpu.config.vocab_size;
     for (i, step) in steps.iter().enumerate() {
         let row = &all[(PROMPT.len() + i) * vocab..][..vocab];
-        let e = nmse(step, row);
+        let e = common::nmse(step, row);
         assert!(e <= 1e-9, "step {i}: nmse {e:.3e} against the batched pass");
     }
 }

@@ -14,16 +14,6 @@ mod common;
 /// "The capital of France is" (llama.cpp tokenize; SmolLM2 adds no BOS).
 const PROMPT: [u32; 5] = [504, 3575, 282, 4649, 314];
 
-fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    num / den.max(1e-30)
-}
-
 fn session(file: &[u8], ctx: usize) -> Session {
     let g = edge_llm::gguf::parse(file).unwrap();
     let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe in CI) is required");
@@ -50,7 +40,7 @@ fn prefill_intermediates_match_reference() {
     let mut compared = 0;
     for (name, v) in &got {
         let Some(w) = want.get(name) else { continue };
-        let e = nmse(&v[..w.len()], w);
+        let e = common::nmse(&v[..w.len()], w);
         assert!(e <= 1e-6, "{name}: nmse {e:.3e}");
         compared += 1;
     }
@@ -85,7 +75,7 @@ fn tuned_prefill_logits_match_reference() {
         .find(|(n, _)| n == "logits")
         .expect("logits dumped")
         .1;
-    let e = nmse(&logits[..want.len()], &want);
+    let e = common::nmse(&logits[..want.len()], &want);
     eprintln!("tuned prefill logits: nmse {e:.3e}");
     assert!(e <= 5e-3, "logits: nmse {e:.3e}");
 }

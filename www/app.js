@@ -8,7 +8,11 @@
 import { Store } from "./store.js";
 import { explain, formatBytes, knownLabel, modelSpec, progressText, readConfig, SpeedMeter } from "./model.js";
 
-const BACKEND = ["gpu", "cpu"].find((b) => b === new URLSearchParams(location.search).get("backend"));
+// `?backend=gpu|cpu` overrides the engine's "auto" (which takes the CPU
+// where the only WebGPU adapter is a software one). Without WebGPU the
+// model runs on the CPU path (wasm SIMD).
+const NO_WEBGPU = !("gpu" in navigator);
+const BACKEND = ["gpu", "cpu"].find((b) => b === new URLSearchParams(location.search).get("backend")) ?? (NO_WEBGPU ? "cpu" : undefined);
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -129,8 +133,6 @@ async function loadModel(choice) {
   try {
     const loaded = await edge.WorkerEngine.load(spec.source, {
       ...spec.options,
-      // `?backend=gpu|cpu` overrides "auto" (which takes the CPU where
-      // the only WebGPU adapter is a software one).
       ...(BACKEND ? { backend: BACKEND } : {}),
       signal: ctl.signal,
       onProgress(p) {
@@ -180,7 +182,7 @@ async function showReady(spec, ms) {
     // "auto" runs on the CPU where the only adapter is a software one.
     const where =
       info.backend === "cpu"
-        ? "CPU (wasm SIMD)"
+        ? `CPU (wasm SIMD${NO_WEBGPU ? "; this browser has no WebGPU" : ""})`
         : `GPU: ${gpu}${info.adapter?.shaderF16 ? " (f16)" : ""}`;
     text =
       `Ready: ${name} · ${formatBytes(info.model?.fileBytes)}` +
@@ -532,11 +534,6 @@ async function main() {
     return;
   }
   fillKnownModels();
-  if (!("gpu" in navigator)) {
-    setState("error");
-    showProblem({ code: "no_webgpu", message: "navigator.gpu is missing" }, "load");
-    return;
-  }
   config = await readConfig();
   // A first visit loads the default model at once: the page is for chatting.
   // A remembered URL is loaded again; a local file needs a new pick.

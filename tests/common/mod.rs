@@ -75,3 +75,14 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap_or_else(|| panic!("bad number {x}")))
         .collect()
 }
+
+/// Normalized mean squared error of `a` against `b`.
+pub fn nmse(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
+    num / den.max(1e-30)
+}
