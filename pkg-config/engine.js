@@ -249,7 +249,8 @@ export class Engine {
               yield { text: "", tokens: [], finishReason: c.finishReason, stats: c.stats };
               return;
             }
-            yield c;
+            // Empty: the CPU path ran a slice of the prompt.
+            if (c.text !== "" || c.tokens.length > 0) yield c;
           }
         } catch (e) {
           throw asEdgeError(e);

@@ -3,7 +3,8 @@
 //! greedy tokens against llama.cpp's. No GPU needed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use edge_llm::cpu::CpuLlama;
+use edge_llm::cpu::{CpuLlama, CpuSession};
+use edge_llm::engine::SamplerParams;
 use edge_llm::reference::RefLlama;
 
 mod common;
@@ -103,4 +104,35 @@ fn decode_step_time() {
         t.elapsed().as_secs_f64() * 100.0,
         cpu.bytes() / 1_000_000
     );
+}
+
+/// The ids of a greedy generation of `n` after `prompt`.
+fn greedy(s: &mut CpuSession, prompt: &[u32], n: usize) -> Vec<u32> {
+    s.start(prompt, &SamplerParams::default(), n).unwrap();
+    while pollster::block_on(s.next_token()).unwrap().is_some() {}
+    s.finish().unwrap().0
+}
+
+/// A long prompt runs in slices (`prefill_step`); ending the generation
+/// between two leaves the slices that ran in the cache, and the next
+/// generation (reusing them) gives what a fresh session gives.
+#[test]
+fn prefill_runs_in_steps_and_an_abort_between_them_loses_nothing() {
+    let file = std::fs::read(common::model_path()).unwrap();
+    let g = edge_llm::gguf::parse(&file).unwrap();
+    let prompt: Vec<u32> = (0..80).map(|i| 300 + 7 * i).collect();
+    let want = greedy(
+        &mut CpuSession::new(CpuLlama::load(&g, &file, 128).unwrap()),
+        &prompt,
+        4,
+    );
+    let mut s = CpuSession::new(CpuLlama::load(&g, &file, 128).unwrap());
+    s.start(&prompt, &SamplerParams::default(), 4).unwrap();
+    assert!(s.history().is_empty(), "start ran the prompt");
+    assert!(s.prefill_step().unwrap(), "80 tokens in one step");
+    let ran = s.history().len();
+    assert!(ran > 0 && ran < prompt.len());
+    s.cancel().unwrap();
+    assert_eq!(s.history(), &prompt[..ran]);
+    assert_eq!(greedy(&mut s, &prompt, 4), want);
 }

@@ -15,6 +15,11 @@ const SAMPLE_WG: usize = 256;
 /// Prompt tokens a `score` pass runs at once (its logits: 64 x vocab f32).
 const SCORE_CHUNK: usize = 64;
 
+/// Prompt tokens one `prefill_step` runs (~0.5 s in wasm): between steps
+/// the page's event loop turns (`Engine::next_chunk` returns an empty
+/// chunk), so a long prompt neither freezes a page nor delays an abort.
+const PREFILL_STEP: usize = 32;
+
 /// The CPU model plus what its KV cache holds.
 pub struct CpuSession {
     pub model: CpuLlama,
@@ -23,6 +28,8 @@ pub struct CpuSession {
     gen: Option<Gen>,
     /// The logits that pick the generation's next id.
     logits: Vec<f32>,
+    /// Prompt tokens still to run, from position `history.len()`.
+    pending: Vec<u32>,
 }
 
 impl CpuSession {
@@ -32,6 +39,7 @@ impl CpuSession {
             history: Vec::new(),
             gen: None,
             logits: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -44,9 +52,11 @@ impl CpuSession {
     pub fn reset(&mut self) {
         self.gen = None;
         self.history.clear();
+        self.pending.clear();
     }
 
-    /// As `engine::Session::start`; the prompt runs here.
+    /// As `engine::Session::start`. The prompt runs in `prefill_step`s
+    /// (`next_token` runs what is left), or here when no id is asked for.
     pub fn start(&mut self, prompt: &[u32], sp: &SamplerParams, max_new: usize) -> Result<()> {
         self.cancel()?;
         self.gen = None;
@@ -60,11 +70,35 @@ impl CpuSession {
             c.vocab_size,
         )?;
         self.history.truncate(keep);
-        self.logits = self.model.forward(&prompt[keep..], keep, false)?;
-        self.history = prompt.to_vec();
-        gen.done = max_new == 0;
+        self.pending = prompt[keep..].to_vec();
+        if max_new == 0 {
+            while self.prefill_step()? {}
+            gen.done = true;
+        }
         self.gen = Some(gen);
         Ok(())
+    }
+
+    /// Runs up to `PREFILL_STEP` of the prompt tokens still pending; true
+    /// while some remain. The last step leaves the logits of the prompt's
+    /// last token.
+    pub fn prefill_step(&mut self) -> Result<bool> {
+        if self.pending.is_empty() {
+            return Ok(false);
+        }
+        let n = self.pending.len().min(PREFILL_STEP);
+        let chunk: Vec<u32> = self.pending.drain(..n).collect();
+        match self.model.forward(&chunk, self.history.len(), false) {
+            Ok(logits) => self.logits = logits,
+            Err(e) => {
+                // Only what ran before is in the cache.
+                self.pending.clear();
+                self.gen = None;
+                return Err(e);
+            }
+        }
+        self.history.extend_from_slice(&chunk);
+        Ok(!self.pending.is_empty())
     }
 
     /// True between `start` and the end of the generation.
@@ -75,6 +109,10 @@ impl CpuSession {
     /// The next generated id, or `None` once `max_new` ids (or the end of
     /// the context) are reached or no generation runs.
     pub async fn next_token(&mut self) -> Result<Option<u32>> {
+        if !self.is_generating() {
+            return Ok(None);
+        }
+        while self.prefill_step()? {}
         let Some(gen) = self.gen.as_mut().filter(|g| !g.done) else {
             return Ok(None);
         };
@@ -118,7 +156,11 @@ impl CpuSession {
     fn end(&mut self) {
         if let Some(gen) = self.gen.as_mut().filter(|g| !g.done) {
             gen.done = true;
-            self.history = gen.cached();
+            // Ended inside the prefill: `history` holds what ran.
+            if self.pending.is_empty() {
+                self.history = gen.cached();
+            }
+            self.pending.clear();
         }
     }
 
@@ -133,6 +175,7 @@ impl CpuSession {
         }
         self.gen = None;
         self.history.clear();
+        self.pending.clear();
         let mut scores = Scores::default();
         for (i, chunk) in tokens.chunks(SCORE_CHUNK).enumerate() {
             let p = i * SCORE_CHUNK;

@@ -76,6 +76,16 @@ impl Backend {
         }
     }
 
+    /// Runs a slice of a started generation's prompt where the backend
+    /// works in slices (the CPU path); true while more remains. The GPU
+    /// runs the whole prompt in `start`.
+    pub fn prefill_step(&mut self) -> Result<bool> {
+        match self {
+            Backend::Gpu(_) => Ok(false),
+            Backend::Cpu(s) => s.prefill_step(),
+        }
+    }
+
     pub async fn next_token(&mut self) -> Result<Option<u32>> {
         match self {
             Backend::Gpu(s) => s.next_token().await,

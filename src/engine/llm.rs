@@ -497,7 +497,8 @@ impl Engine {
     /// The next piece of text with the ids that made it, or `None` when
     /// the generation has ended (see `finish_generate`). Text that may be
     /// the start of a stop string or of a UTF-8 character is held back; the
-    /// last chunk may have empty text (an end-of-generation id).
+    /// last chunk may have empty text (an end-of-generation id). On the CPU
+    /// path a chunk with no text and no ids says a slice of the prompt ran.
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         let r = self.next_chunk_inner().await;
         if r.is_err() {
@@ -514,6 +515,11 @@ impl Engine {
             let Some(g) = self.gen.as_mut().filter(|g| g.reason.is_none()) else {
                 return Ok(None);
             };
+            if tokens.is_empty() && self.session.prefill_step()? {
+                // A slice of the prompt ran (CPU path): an empty chunk
+                // lets the caller breathe before the next one.
+                return Ok(Some(Chunk::default()));
+            }
             let Some(id) = self.session.next_token().await? else {
                 // max_tokens or the context reached: release held text.
                 let (tail, _) = g.stops.push(&g.decoder.finish());

@@ -185,6 +185,34 @@ test("auto takes the CPU path on SwiftShader: the native CPU path's tokens, fast
   assert.ok(got.stats.decode_tok_s > got.gpuStats.decode_tok_s, "the CPU path is not faster than SwiftShader");
 });
 
+// The CPU path runs a long prompt in slices with event-loop turns between
+// them: an abort lands inside the prefill (no chunk came out), and the
+// engine then answers normally. Run whole, the prefill would have yielded
+// a token before the abort was seen.
+test("on the CPU path an abort lands inside a long prompt's prefill", async () => {
+  const r = ok(
+    await inPage(async (m) => {
+      const e = await m.Engine.load("/model.gguf", { backend: "cpu" });
+      const ctl = new AbortController();
+      setTimeout(() => ctl.abort(), 300);
+      let code = null;
+      let chunks = 0;
+      try {
+        for await (const _ of e.generate("The quick brown fox jumps over the lazy dog. ".repeat(40), { maxTokens: 4, signal: ctl.signal })) chunks++;
+      } catch (err) {
+        code = err.code;
+      }
+      let text = "";
+      for await (const c of e.generate("The capital of France is", { maxTokens: 2 })) text += c.text;
+      e.dispose();
+      return { code, chunks, text };
+    }),
+  );
+  assert.equal(r.code, "aborted");
+  assert.equal(r.chunks, 0, "a chunk came out before the abort: the prefill did not yield");
+  assert.equal(r.text, " Paris.");
+});
+
 test("a stop string spanning tokens ends the text before it", async () => {
   // Greedy: " Paris" "." "\n" "\n" "The" ...; the stop spans three tokens.
   const r = ok(
