@@ -12,10 +12,11 @@ use super::session::{GenStats, Scores, Session};
 #[serde(rename_all = "snake_case")]
 pub enum BackendChoice {
     /// The GPU, except in a browser whose only adapter is a software one
-    /// (SwiftShader) or that has no WebGPU: there the CPU path, which runs
-    /// ~5x faster than SwiftShader's shaders (BENCHMARKS.md). Natively,
-    /// the GPU whenever an adapter exists (lavapipe included: the native
-    /// tests and benchmarks measure the GPU path there).
+    /// (SwiftShader): there the CPU path, which decodes ~6x faster than
+    /// SwiftShader's shaders (BENCHMARKS.md); and the CPU path wherever no
+    /// adapter or device opens. Natively, the GPU whenever one opens
+    /// (lavapipe included: the native tests and benchmarks measure the GPU
+    /// path there).
     #[default]
     Auto,
     Gpu,
