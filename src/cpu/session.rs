@@ -2,7 +2,7 @@
 //! same prefix reuse, stats and sampling) over `CpuLlama`. Each step runs
 //! when its id is asked for; nothing runs ahead.
 
-use crate::engine::session::{logprob_argmax, Gen};
+use crate::engine::session::Gen;
 use crate::engine::{GenStats, SamplerParams, Scores};
 use crate::{Error, Result};
 
@@ -180,14 +180,7 @@ impl CpuSession {
         for (i, chunk) in tokens.chunks(SCORE_CHUNK).enumerate() {
             let p = i * SCORE_CHUNK;
             let logits = self.model.forward(chunk, p, true)?;
-            for (r, row) in logits.chunks(vocab).enumerate() {
-                let Some(&next) = tokens.get(p + r + 1) else {
-                    break;
-                };
-                let (lp, am) = logprob_argmax(row, next as usize);
-                scores.logprobs.push(lp);
-                scores.argmax.push(am as u32);
-            }
+            scores.push_rows(&logits, vocab, tokens, p);
         }
         self.history = tokens.to_vec();
         Ok(scores)

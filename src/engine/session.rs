@@ -402,14 +402,7 @@ impl Session {
                 .gpu
                 .read_f32(self.model.logits(), 0, (chunk.len() * vocab) as u64)
                 .await?;
-            for (r, row) in logits.chunks(vocab).enumerate() {
-                let Some(&next) = tokens.get(p + r + 1) else {
-                    break;
-                };
-                let (lp, am) = logprob_argmax(row, next as usize);
-                scores.logprobs.push(lp);
-                scores.argmax.push(am as u32);
-            }
+            scores.push_rows(&logits, vocab, tokens, p);
         }
         self.history = tokens.to_vec();
         Ok(scores)
@@ -463,8 +456,23 @@ impl Session {
     }
 }
 
+impl Scores {
+    /// Appends the scores of `logits` (`[n, vocab]`, tokens `p..p + n` of
+    /// `tokens`) for the token after each, while there is one.
+    pub(crate) fn push_rows(&mut self, logits: &[f32], vocab: usize, tokens: &[u32], p: usize) {
+        for (r, row) in logits.chunks(vocab).enumerate() {
+            let Some(&next) = tokens.get(p + r + 1) else {
+                break;
+            };
+            let (lp, am) = logprob_argmax(row, next as usize);
+            self.logprobs.push(lp);
+            self.argmax.push(am as u32);
+        }
+    }
+}
+
 /// log-softmax of `row` at `target` (f64), and the argmax (first on ties).
-pub(crate) fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
+fn logprob_argmax(row: &[f32], target: usize) -> (f64, usize) {
     let mut best = 0usize;
     for (i, &v) in row.iter().enumerate() {
         if v > row[best] {
