@@ -85,6 +85,8 @@ fn bad_requests_are_errors() {
     let mut cpu = CpuLlama::load(&g, &file, 8).unwrap();
     assert!(cpu.forward(&[1; 9], 0, false).is_err());
     assert!(cpu.forward(&[], 0, false).is_err());
+    // Position 2 before anything is cached.
+    assert!(cpu.forward(&[1], 2, false).is_err());
     assert!(cpu.forward(&[49152], 0, false).is_err());
 }
 

@@ -29,6 +29,8 @@ struct Layer {
 pub struct CpuLlama {
     pub config: LlamaConfig,
     pub ctx: usize,
+    /// Positions `0..n_past` of the KV cache hold keys and values.
+    n_past: usize,
     token_embd: QMat, // (vocab, dim)
     output_norm: Vec<f32>,
     /// Untied LM head; `None`: `token_embd`.
@@ -106,6 +108,7 @@ impl CpuLlama {
             },
             config,
             ctx,
+            n_past: 0,
             layers,
             xq: Vec::new(),
         })
@@ -127,12 +130,21 @@ impl CpuLlama {
         l + self.token_embd.bytes() + self.output.as_ref().map_or(0, QMat::bytes)
     }
 
-    /// Runs `tokens` at positions `pos0..` (the cache must hold `0..pos0`)
-    /// and returns the logits of the last token (`all`: of every token,
+    /// Runs `tokens` at positions `pos0..` (the cache must hold `0..pos0`:
+    /// `pos0` may rewind but not skip ahead) and returns the logits of the last token (`all`: of every token,
     /// `[n, vocab]`).
     pub fn forward(&mut self, tokens: &[u32], pos0: usize, all: bool) -> Result<Vec<f32>> {
         let n = tokens.len();
-        if n == 0 || pos0 + n > self.ctx {
+        if n == 0 {
+            return Err(Error::option("tokens", "empty (no tokens to run)"));
+        }
+        if pos0 > self.n_past {
+            return Err(Error::option(
+                "pos0",
+                format!("{pos0} skips past the {} cached positions", self.n_past),
+            ));
+        }
+        if pos0 + n > self.ctx {
             return Err(Error::ContextOverflow {
                 needed: pos0 + n,
                 capacity: self.ctx,
@@ -198,6 +210,7 @@ impl CpuLlama {
                 *a += b;
             }
         }
+        self.n_past = pos0 + n;
         let rows = if all { &x[..] } else { &x[(n - 1) * dim..] };
         let h = rmsnorm(rows, &self.output_norm, c.norm_eps);
         let head = self.output.as_ref().unwrap_or(&self.token_embd);

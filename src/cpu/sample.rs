@@ -94,7 +94,9 @@ fn candidate_threshold(
         let mut tot = vec![0f32; wg];
         for k in 0..wg {
             for &v in &logits[slice(k)] {
-                let e = (v - m).exp();
+                // The mass only matters (and the shader only sums it) when
+                // top-p comes first.
+                let e = if mode == 2 { (v - m).exp() } else { 0.0 };
                 for j in 0..4 {
                     if v >= t[j] {
                         c4[k][j] += 1.0;
