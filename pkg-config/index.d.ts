@@ -288,7 +288,8 @@ export interface EngineInfo {
     fileBytes: number;
     /** GPU memory the model holds (0 on the CPU path). */
     gpuBytes: number;
-    /** wasm memory the model holds on the CPU path (0 on the GPU). */
+    /** wasm memory the model's weights hold on the CPU path (its KV cache
+     *  grows as the conversation does; 0 on the GPU). */
     cpuBytes: number;
     sha256: string | null;
     hasChatTemplate: boolean;

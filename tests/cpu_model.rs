@@ -90,6 +90,25 @@ fn bad_requests_are_errors() {
     assert!(cpu.forward(&[49152], 0, false).is_err());
 }
 
+/// The KV cache grows with the positions written, a 64-position page a
+/// layer at a time, not with `ctx`; a rewind keeps the pages it has.
+#[test]
+fn kv_cache_grows_with_use() {
+    let file = std::fs::read(common::model_path()).unwrap();
+    let g = edge_llm::gguf::parse(&file).unwrap();
+    let mut cpu = CpuLlama::load(&g, &file, 2048).unwrap();
+    let c = cpu.config.clone();
+    // keys and values of every layer, f32
+    let page = 2 * c.n_layers * 64 * c.kv_dim() * 4;
+    let weights = cpu.bytes();
+    cpu.forward(&[1; 5], 0, false).unwrap();
+    assert_eq!(cpu.bytes(), weights + page);
+    cpu.forward(&[1; 64], 5, false).unwrap();
+    assert_eq!(cpu.bytes(), weights + 2 * page);
+    cpu.forward(&[1; 3], 0, false).unwrap();
+    assert_eq!(cpu.bytes(), weights + 2 * page);
+}
+
 /// Native speed of one decode step (a figure for the log, not a check).
 #[test]
 fn decode_step_time() {

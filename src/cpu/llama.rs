@@ -2,7 +2,8 @@
 //! with the weights kept quantized (`QMat`) and the activations each
 //! matmul reads quantized to 8 bits, as llama.cpp's CPU path computes it.
 //! One thread; the KV cache holds f32 values rounded to f16, as llama.cpp's
-//! and the GPU's f16 caches hold them.
+//! and the GPU's f16 caches hold them, and grows a page at a time as
+//! positions are written (`KvPages`).
 
 use crate::gguf::Gguf;
 use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
@@ -21,8 +22,58 @@ struct Layer {
     w_gate: QMat,        // (ffn, dim)
     w_up: QMat,          // (ffn, dim)
     w_down: QMat,        // (dim, ffn)
-    k_cache: Vec<f32>,   // (ctx, kv_dim)
-    v_cache: Vec<f32>,   // (ctx, kv_dim)
+    k_cache: KvPages,    // (positions written, kv_dim)
+    v_cache: KvPages,    // (positions written, kv_dim)
+}
+
+/// Positions a KV page holds.
+const KV_PAGE: usize = 64;
+
+/// One layer's keys (or values), `KV_PAGE` positions a page, pages added
+/// as positions are written. Why pages: a cache sized for `ctx` at load
+/// was a third of the CPU path's memory (94 MB of SmolLM2's 300 at 2048
+/// positions) while a chat uses a few hundred; pages grow without the
+/// copies (and, in wasm memory that never shrinks, the leftovers) of a
+/// growing `Vec`.
+struct KvPages {
+    pages: Vec<Vec<f32>>,
+    /// Values a position holds (kv_dim).
+    row: usize,
+}
+
+impl KvPages {
+    fn new(row: usize) -> KvPages {
+        KvPages {
+            pages: Vec::new(),
+            row,
+        }
+    }
+
+    /// Makes room for positions `0..n`; `OutOfMemory` instead of an abort.
+    fn reserve(&mut self, n: usize) -> Result<()> {
+        while self.pages.len() * KV_PAGE < n {
+            self.pages
+                .try_reserve(1)
+                .map_err(|e| Error::OutOfMemory(format!("KV cache: {e}")))?;
+            self.pages.push(zeros(KV_PAGE * self.row, "KV cache page")?);
+        }
+        Ok(())
+    }
+
+    /// Position `j` (reserved).
+    fn at(&self, j: usize) -> &[f32] {
+        let o = (j % KV_PAGE) * self.row;
+        &self.pages[j / KV_PAGE][o..o + self.row]
+    }
+
+    fn at_mut(&mut self, j: usize) -> &mut [f32] {
+        let o = (j % KV_PAGE) * self.row;
+        &mut self.pages[j / KV_PAGE][o..o + self.row]
+    }
+
+    fn bytes(&self) -> usize {
+        4 * self.pages.len() * KV_PAGE * self.row
+    }
 }
 
 /// A llama model on the CPU with its KV cache.
@@ -51,7 +102,8 @@ fn zeros(n: usize, what: &str) -> Result<Vec<f32>> {
 
 impl CpuLlama {
     /// Reads the config, checks every tensor's shape and converts the
-    /// weights; allocates a KV cache of `ctx` positions.
+    /// weights; the KV cache, up to `ctx` positions, grows as they are
+    /// written.
     pub fn load(g: &Gguf, file: &[u8], ctx: usize) -> Result<CpuLlama> {
         let config = LlamaConfig::from_gguf(g)?;
         if ctx == 0 || ctx > config.context_length {
@@ -78,9 +130,6 @@ impl CpuLlama {
                 .map_err(|_| Error::bad_gguf(name, "element count exceeds address space"))?;
             crate::quant::dequantize(t.ty, g.tensor_data(file, t)?, n)
         };
-        let cache = ctx
-            .checked_mul(config.kv_dim())
-            .ok_or_else(|| Error::option("ctx", format!("{ctx}: KV cache too large")))?;
         let mut layers = Vec::with_capacity(config.n_layers);
         for l in 0..config.n_layers {
             let n = tensor_names(l);
@@ -94,8 +143,8 @@ impl CpuLlama {
                 w_gate: mat(&n.ffn_gate)?,
                 w_up: mat(&n.ffn_up)?,
                 w_down: mat(&n.ffn_down)?,
-                k_cache: zeros(cache, "KV cache")?,
-                v_cache: zeros(cache, "KV cache")?,
+                k_cache: KvPages::new(config.kv_dim()),
+                v_cache: KvPages::new(config.kv_dim()),
             });
         }
         Ok(CpuLlama {
@@ -124,7 +173,8 @@ impl CpuLlama {
                     .iter()
                     .map(|m| m.bytes())
                     .sum::<usize>()
-                    + 4 * (l.k_cache.len() + l.v_cache.len())
+                    + l.k_cache.bytes()
+                    + l.v_cache.bytes()
             })
             .sum();
         l + self.token_embd.bytes() + self.output.as_ref().map_or(0, QMat::bytes)
@@ -149,6 +199,12 @@ impl CpuLlama {
                 needed: pos0 + n,
                 capacity: self.ctx,
             });
+        }
+        // Room for the new positions before anything changes: running out
+        // of memory leaves the cache as it was.
+        for w in self.layers.iter_mut() {
+            w.k_cache.reserve(pos0 + n)?;
+            w.v_cache.reserve(pos0 + n)?;
         }
         let c = self.config.clone();
         let (dim, q_dim, kv_dim, hd) = (c.dim, c.q_dim(), c.kv_dim(), c.head_dim);
@@ -184,11 +240,10 @@ impl CpuLlama {
                     pos,
                     c.rope_theta,
                 );
-                let at = pos * kv_dim;
-                for (d, s) in w.k_cache[at..at + kv_dim].iter_mut().zip(&k[t * kv_dim..]) {
+                for (d, s) in w.k_cache.at_mut(pos).iter_mut().zip(&k[t * kv_dim..]) {
                     *d = f16(*s);
                 }
-                for (d, s) in w.v_cache[at..at + kv_dim].iter_mut().zip(&v[t * kv_dim..]) {
+                for (d, s) in w.v_cache.at_mut(pos).iter_mut().zip(&v[t * kv_dim..]) {
                     *d = f16(*s);
                 }
             }
@@ -233,7 +288,7 @@ fn matmul(xq: &mut Vec<QVec>, w: &QMat, x: &[f32], n: usize) -> Vec<f32> {
 /// Causal attention of `n` tokens at `pos0..` over the layer's cache:
 /// `[n, q_dim]`. Scores in f32, scaled by 1 / sqrt(head_dim).
 fn attention(q: &[f32], w: &Layer, c: &LlamaConfig, n: usize, pos0: usize) -> Vec<f32> {
-    let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
+    let (hd, q_dim) = (c.head_dim, c.q_dim());
     let group = c.n_heads / c.n_kv_heads.max(1);
     let scale = 1.0 / (hd as f32).sqrt();
     let mut out = vec![0.0f32; n * q_dim];
@@ -246,7 +301,7 @@ fn attention(q: &[f32], w: &Layer, c: &LlamaConfig, n: usize, pos0: usize) -> Ve
             scores.clear();
             let mut max = f32::NEG_INFINITY;
             for j in 0..n_keys {
-                let k = &w.k_cache[j * kv_dim + kv..j * kv_dim + kv + hd];
+                let k = &w.k_cache.at(j)[kv..kv + hd];
                 let s = super::dot::f32_row(qh, k) * scale;
                 max = max.max(s);
                 scores.push(s);
@@ -258,7 +313,7 @@ fn attention(q: &[f32], w: &Layer, c: &LlamaConfig, n: usize, pos0: usize) -> Ve
             }
             let o = &mut out[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
             for (j, &p) in scores.iter().enumerate() {
-                let v = &w.v_cache[j * kv_dim + kv..j * kv_dim + kv + hd];
+                let v = &w.v_cache.at(j)[kv..kv + hd];
                 let p = p / sum;
                 for (a, &b) in o.iter_mut().zip(v) {
                     *a += p * b;

@@ -95,7 +95,8 @@ pub struct ModelInfo {
     pub ctx: usize,
     pub file_bytes: u64,
     pub gpu_bytes: u64,
-    /// Bytes the CPU path holds (weights and KV cache; 0 on the GPU).
+    /// Bytes the CPU path holds at load (its weights; its KV cache grows
+    /// as positions are written; 0 on the GPU).
     pub cpu_bytes: u64,
     /// "gpu" or "cpu" (`Backend::name`).
     pub backend: String,
