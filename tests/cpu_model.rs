@@ -1,9 +1,10 @@
 //! The CPU path (`edge_llm::cpu`) on SmolLM2: its logits against the f32
 //! reference, one-token decode steps against the batched prompt, and
-//! greedy tokens against llama.cpp's. No GPU needed.
+//! greedy tokens against llama.cpp's; its streaming load and KV pages. No GPU
+//! needed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use edge_llm::cpu::{CpuLlama, CpuSession};
+use edge_llm::cpu::{CpuLlama, CpuLoader, CpuSession};
 use edge_llm::engine::SamplerParams;
 use edge_llm::reference::RefLlama;
 
@@ -107,6 +108,55 @@ fn kv_cache_grows_with_use() {
     assert_eq!(cpu.bytes(), weights + 2 * page);
     cpu.forward(&[1; 3], 0, false).unwrap();
     assert_eq!(cpu.bytes(), weights + 2 * page);
+}
+
+/// The streaming load (`CpuLoader`) in odd chunk sizes gives the model
+/// the whole-file load gives, bit for bit, holding at most the largest
+/// tensor's bytes besides a chunk; a cut file or extra bytes are errors.
+#[test]
+fn streamed_load_matches_whole_file() {
+    const MIB: usize = 1 << 20;
+    let file = std::fs::read(common::model_path()).unwrap();
+    let g = edge_llm::gguf::parse(&file).unwrap();
+    let want = CpuLlama::load(&g, &file, 64)
+        .unwrap()
+        .forward(&PROMPT, 0, true)
+        .unwrap();
+    let largest = g.tensors.iter().map(|t| t.size as usize).max().unwrap();
+    for (first, size) in [(10, MIB + 7), (4093, 65_521)] {
+        let mut l = CpuLoader::new(file.len() as u64);
+        let (head, rest) = file.split_at(first);
+        l.push(head).unwrap();
+        for c in rest.chunks(size) {
+            l.push(c).unwrap();
+        }
+        let peak = l.peak_buffered_bytes();
+        println!(
+            "chunks {first} then {size}: peak buffered {peak} bytes, largest tensor {largest}, file {}",
+            file.len()
+        );
+        assert!(peak <= largest + 2 * size + MIB, "peak {peak}");
+        let (g, mut cpu) = l.finish(64).unwrap();
+        assert_eq!(g.tensors.len(), 272);
+        assert_eq!(
+            cpu.forward(&PROMPT, 0, true).unwrap(),
+            want,
+            "chunks {first}/{size}"
+        );
+    }
+    let n = file.len();
+    for cut in [n - 1024, n / 2, 100, 0] {
+        let mut l = CpuLoader::new(n as u64);
+        for c in file[..cut].chunks(MIB) {
+            l.push(c).unwrap();
+        }
+        let e = l.finish(64).err().expect("a cut file must fail");
+        assert_eq!(e.code(), "bad_gguf", "cut at {cut}: {e}");
+    }
+    let mut l = CpuLoader::new(10);
+    let e = l.push(&file[..11]).err().unwrap();
+    assert_eq!(e.code(), "invalid_option", "{e}");
+    assert!(l.push(&file[..1]).is_err(), "a failed loader stays failed");
 }
 
 /// Native speed of one decode step (a figure for the log, not a check).

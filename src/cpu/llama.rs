@@ -5,7 +5,7 @@
 //! and the GPU's f16 caches hold them, and grows a page at a time as
 //! positions are written (`KvPages`).
 
-use crate::gguf::Gguf;
+use crate::gguf::{Gguf, TensorInfo};
 use crate::model::config::{tensor_names, LlamaConfig, OUTPUT, OUTPUT_NORM, TOKEN_EMBD};
 use crate::reference::{rmsnorm, rope_norm};
 use crate::{Error, Result};
@@ -91,6 +91,76 @@ pub struct CpuLlama {
     xq: Vec<QVec>,
 }
 
+/// A tensor converted for the CPU path: a matrix, or a vector (norm
+/// weights) in f32.
+pub enum Part {
+    Mat(QMat),
+    Vec(Vec<f32>),
+}
+
+impl Part {
+    /// Converts tensor `t` from its `bytes`: one dimension (ggml's) makes a
+    /// vector, more a `QMat` of `dims[1]` rows of `dims[0]` columns.
+    pub fn convert(t: &TensorInfo, bytes: &[u8]) -> Result<Part> {
+        let size = |d: u64| usize::try_from(d).unwrap_or(usize::MAX);
+        if t.dims.len() == 1 {
+            let n = size(t.n_elems());
+            return Ok(Part::Vec(crate::quant::dequantize(t.ty, bytes, n)?));
+        }
+        let rows = t.dims[1..]
+            .iter()
+            .fold(1usize, |a, &d| a.saturating_mul(size(d)));
+        Ok(Part::Mat(QMat::from_gguf(
+            t.ty,
+            bytes,
+            rows,
+            size(t.dims[0]),
+        )?))
+    }
+}
+
+/// The names `CpuLlama` reads from a model of `config`.
+pub fn tensor_list(config: &LlamaConfig) -> Vec<String> {
+    let mut names = vec![TOKEN_EMBD.to_string(), OUTPUT_NORM.to_string()];
+    if !config.tied_output {
+        names.push(OUTPUT.to_string());
+    }
+    for l in 0..config.n_layers {
+        let n = tensor_names(l);
+        names.extend([
+            n.attn_norm,
+            n.attn_q,
+            n.attn_k,
+            n.attn_v,
+            n.attn_output,
+            n.ffn_norm,
+            n.ffn_gate,
+            n.ffn_up,
+            n.ffn_down,
+        ]);
+    }
+    names
+}
+
+/// `CpuLlama::build`'s tensors by kind.
+struct Parts<'a, F>(&'a mut F);
+
+impl<F: FnMut(&str) -> Result<Part>> Parts<'_, F> {
+    fn mat(&mut self, name: &str) -> Result<QMat> {
+        match (self.0)(name)? {
+            Part::Mat(m) => Ok(m),
+            Part::Vec(_) => Err(Error::shape(name, "a vector where a matrix belongs")),
+        }
+    }
+
+    fn vec(&mut self, name: &str) -> Result<Vec<f32>> {
+        match (self.0)(name)? {
+            Part::Vec(v) => Ok(v),
+            Part::Mat(_) => Err(Error::shape(name, "a matrix where a vector belongs")),
+        }
+    }
+}
+
 /// A zeroed f32 buffer, or `OutOfMemory` instead of an abort.
 fn zeros(n: usize, what: &str) -> Result<Vec<f32>> {
     let mut v = Vec::new();
@@ -102,9 +172,24 @@ fn zeros(n: usize, what: &str) -> Result<Vec<f32>> {
 
 impl CpuLlama {
     /// Reads the config, checks every tensor's shape and converts the
-    /// weights; the KV cache, up to `ctx` positions, grows as they are
-    /// written.
+    /// weights from the whole file; the KV cache, up to `ctx` positions,
+    /// grows as they are written.
     pub fn load(g: &Gguf, file: &[u8], ctx: usize) -> Result<CpuLlama> {
+        Self::build(g, ctx, |name| {
+            let t = g
+                .tensor(name)
+                .ok_or_else(|| Error::shape(name, "tensor missing"))?;
+            Part::convert(t, g.tensor_data(file, t)?)
+        })
+    }
+
+    /// As `load`, with each tensor from `part` (converted already: the
+    /// streaming load, `super::loader`).
+    pub fn build(
+        g: &Gguf,
+        ctx: usize,
+        mut part: impl FnMut(&str) -> Result<Part>,
+    ) -> Result<CpuLlama> {
         let config = LlamaConfig::from_gguf(g)?;
         if ctx == 0 || ctx > config.context_length {
             return Err(Error::option(
@@ -113,47 +198,31 @@ impl CpuLlama {
             ));
         }
         config.check_tensors(g)?;
-        let mat = |name: &str| -> Result<QMat> {
-            let t = g
-                .tensor(name)
-                .ok_or_else(|| Error::shape(name, "tensor missing"))?;
-            // ggml dims: [cols, rows]; check_tensors checked them.
-            let cols = usize::try_from(t.dims[0]).unwrap_or(usize::MAX);
-            let rows = usize::try_from(t.dims.get(1).copied().unwrap_or(1)).unwrap_or(usize::MAX);
-            QMat::from_gguf(t.ty, g.tensor_data(file, t)?, rows, cols)
-        };
-        let vec = |name: &str| -> Result<Vec<f32>> {
-            let t = g
-                .tensor(name)
-                .ok_or_else(|| Error::shape(name, "tensor missing"))?;
-            let n = usize::try_from(t.n_elems())
-                .map_err(|_| Error::bad_gguf(name, "element count exceeds address space"))?;
-            crate::quant::dequantize(t.ty, g.tensor_data(file, t)?, n)
-        };
+        let mut p = Parts(&mut part);
         let mut layers = Vec::with_capacity(config.n_layers);
         for l in 0..config.n_layers {
             let n = tensor_names(l);
             layers.push(Layer {
-                attn_norm: vec(&n.attn_norm)?,
-                wq: mat(&n.attn_q)?,
-                wk: mat(&n.attn_k)?,
-                wv: mat(&n.attn_v)?,
-                wo: mat(&n.attn_output)?,
-                ffn_norm: vec(&n.ffn_norm)?,
-                w_gate: mat(&n.ffn_gate)?,
-                w_up: mat(&n.ffn_up)?,
-                w_down: mat(&n.ffn_down)?,
+                attn_norm: p.vec(&n.attn_norm)?,
+                wq: p.mat(&n.attn_q)?,
+                wk: p.mat(&n.attn_k)?,
+                wv: p.mat(&n.attn_v)?,
+                wo: p.mat(&n.attn_output)?,
+                ffn_norm: p.vec(&n.ffn_norm)?,
+                w_gate: p.mat(&n.ffn_gate)?,
+                w_up: p.mat(&n.ffn_up)?,
+                w_down: p.mat(&n.ffn_down)?,
                 k_cache: KvPages::new(config.kv_dim()),
                 v_cache: KvPages::new(config.kv_dim()),
             });
         }
         Ok(CpuLlama {
-            token_embd: mat(TOKEN_EMBD)?,
-            output_norm: vec(OUTPUT_NORM)?,
+            token_embd: p.mat(TOKEN_EMBD)?,
+            output_norm: p.vec(OUTPUT_NORM)?,
             output: if config.tied_output {
                 None
             } else {
-                Some(mat(OUTPUT)?)
+                Some(p.mat(OUTPUT)?)
             },
             config,
             ctx,

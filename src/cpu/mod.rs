@@ -8,10 +8,12 @@
 
 pub mod dot;
 pub mod llama;
+pub mod loader;
 pub mod qmat;
 pub mod sample;
 pub mod session;
 
 pub use llama::CpuLlama;
+pub use loader::CpuLoader;
 pub use qmat::{QMat, QVec};
 pub use session::CpuSession;

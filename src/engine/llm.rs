@@ -14,7 +14,7 @@ use super::sampler::SamplerParams;
 use super::session::{Flow, GenStats, Scores, Session};
 use super::stop::StopMatcher;
 use super::template::{chatml_fallback, render_chat, ChatMessage};
-use crate::cpu::{CpuLlama, CpuSession};
+use crate::cpu::{CpuLlama, CpuLoader, CpuSession};
 
 /// Load-time options.
 #[derive(Clone, Debug)]
@@ -224,18 +224,25 @@ impl Prepared {
     /// The engine on the CPU path, from the whole file.
     fn cpu_engine(self, adapter: Option<GpuInfo>, g: &Gguf, file: &[u8]) -> Result<Engine> {
         let model = CpuLlama::load(g, file, self.ctx)?;
-        self.engine(
-            Backend::Cpu(CpuSession::new(model)),
-            adapter,
-            g,
-            file.len() as u64,
-        )
+        self.cpu_engine_on(adapter, g, model, file.len() as u64)
+    }
+
+    /// The engine on the CPU path, with its model loaded.
+    fn cpu_engine_on(
+        self,
+        adapter: Option<GpuInfo>,
+        g: &Gguf,
+        model: CpuLlama,
+        file_bytes: u64,
+    ) -> Result<Engine> {
+        self.engine(Backend::Cpu(CpuSession::new(model)), adapter, g, file_bytes)
     }
 }
 
 /// A streaming load in progress (`Engine::load_streaming`): the GPU and
-/// the loader, and the tokenizer once the header has arrived; or, for the
-/// CPU path, the bytes so far (it converts the whole file at the end).
+/// its loader (tensors uploaded as they arrive), or the CPU path's loader
+/// (tensors converted as they arrive); and the tokenizer once the header
+/// has arrived.
 pub struct EngineLoader {
     sink: Sink,
     opts: LoadOptions,
@@ -248,8 +255,7 @@ enum Sink {
     Gpu(Gpu, StreamLoader),
     Cpu {
         adapter: Option<GpuInfo>,
-        total: u64,
-        bytes: Vec<u8>,
+        loader: CpuLoader,
     },
 }
 
@@ -269,8 +275,7 @@ impl EngineLoader {
         EngineLoader {
             sink: Sink::Cpu {
                 adapter,
-                total: total_len,
-                bytes: Vec::new(),
+                loader: CpuLoader::new(total_len),
             },
             opts: opts.clone(),
             prepared: None,
@@ -289,22 +294,13 @@ impl EngineLoader {
                     }
                 }
             }
-            Sink::Cpu { total, bytes, .. } => {
-                if bytes.len() as u64 + chunk.len() as u64 > *total {
-                    return Err(Error::bad_gguf(
-                        "file",
-                        format!("more than the {total} bytes announced"),
-                    ));
+            Sink::Cpu { loader, .. } => {
+                loader.push(chunk)?;
+                if self.prepared.is_none() {
+                    if let Some(g) = loader.header() {
+                        self.prepared = Some(Prepared::new(g, &self.opts)?);
+                    }
                 }
-                if bytes.capacity() == 0 {
-                    // The whole file at once: growing by doubling would
-                    // leave wasm memory (which never shrinks) at up to 2x.
-                    let want = usize::try_from(*total).unwrap_or(usize::MAX);
-                    bytes
-                        .try_reserve_exact(want)
-                        .map_err(|e| Error::OutOfMemory(format!("model file: {e}")))?;
-                }
-                bytes.extend_from_slice(chunk);
             }
         }
         Ok(())
@@ -314,16 +310,16 @@ impl EngineLoader {
     pub fn received_bytes(&self) -> u64 {
         match &self.sink {
             Sink::Gpu(_, loader) => loader.received_bytes(),
-            Sink::Cpu { bytes, .. } => bytes.len() as u64,
+            Sink::Cpu { loader, .. } => loader.received_bytes(),
         }
     }
 
-    /// Most bytes the loader held at once (see `StreamLoader`; the CPU
-    /// path holds the whole file).
+    /// Most file bytes the loader held at once (see `StreamLoader`,
+    /// `CpuLoader`).
     pub fn peak_buffered_bytes(&self) -> usize {
         match &self.sink {
             Sink::Gpu(_, loader) => loader.peak_buffered_bytes(),
-            Sink::Cpu { bytes, .. } => bytes.len(),
+            Sink::Cpu { loader, .. } => loader.peak_buffered_bytes(),
         }
     }
 
@@ -345,19 +341,19 @@ impl EngineLoader {
                 let (g, model) = loader.finish(&gpu, p.ctx, self.opts.max_batch)?;
                 p.gpu_engine(gpu, &g, model, total)
             }
-            Sink::Cpu {
-                adapter,
-                total,
-                bytes,
-            } => {
-                if (bytes.len() as u64) < total {
+            Sink::Cpu { adapter, loader } => {
+                let total = loader.total_len();
+                let Some(p) = self.prepared else {
                     return Err(Error::bad_gguf(
                         "file",
-                        format!("truncated: {} of {total} bytes", bytes.len()),
+                        format!(
+                            "truncated: {} of {total} bytes, header incomplete",
+                            loader.received_bytes()
+                        ),
                     ));
-                }
-                let g = gguf::parse(&bytes)?;
-                Prepared::new(&g, &self.opts)?.cpu_engine(adapter, &g, &bytes)
+                };
+                let (g, model) = loader.finish(p.ctx)?;
+                p.cpu_engine_on(adapter, &g, model, total)
             }
         }
     }
