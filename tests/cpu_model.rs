@@ -153,6 +153,10 @@ fn streamed_load_matches_whole_file() {
         let e = l.finish(64).err().expect("a cut file must fail");
         assert_eq!(e.code(), "bad_gguf", "cut at {cut}: {e}");
     }
+    let mut bad = file[..MIB].to_vec();
+    bad[0] = b'X';
+    let e = CpuLoader::new(n as u64).push(&bad).err().unwrap();
+    assert_eq!(e.code(), "bad_gguf", "{e}");
     let mut l = CpuLoader::new(10);
     let e = l.push(&file[..11]).err().unwrap();
     assert_eq!(e.code(), "invalid_option", "{e}");

@@ -15,9 +15,9 @@
 
 use std::collections::HashMap;
 
-use crate::gguf::{self, Gguf};
+use crate::gguf::Gguf;
 use crate::model::config::LlamaConfig;
-use crate::model::loader::MAX_HEADER_BYTES;
+use crate::model::loader::{advance, HeaderPrefix};
 use crate::{Error, Result};
 
 use super::llama::{tensor_list, CpuLlama, Part};
@@ -33,9 +33,7 @@ pub struct CpuLoader {
     total: u64,
     received: u64,
     /// The file's first bytes, until the header parses.
-    header: Vec<u8>,
-    /// Header length at which to try parsing again (doubles on each miss).
-    next_try: usize,
+    header: HeaderPrefix,
     gguf: Option<Gguf>,
     /// The tensors the model reads, by data offset, and how many are done.
     order: Vec<Pending>,
@@ -56,8 +54,7 @@ impl CpuLoader {
         CpuLoader {
             total: total_len,
             received: 0,
-            header: Vec::new(),
-            next_try: 0,
+            header: HeaderPrefix::default(),
             gguf: None,
             order: Vec::new(),
             next: 0,
@@ -103,36 +100,13 @@ impl CpuLoader {
     }
 
     fn push_inner(&mut self, chunk: &[u8]) -> Result<()> {
-        let pos = self.received;
-        let end = pos
-            .checked_add(chunk.len() as u64)
-            .filter(|&e| e <= self.total)
-            .ok_or_else(|| {
-                Error::option(
-                    "chunk",
-                    format!("more bytes than the {} announced", self.total),
-                )
-            })?;
-        self.received = end;
+        let pos = advance(&mut self.received, self.total, chunk.len())?;
         if self.gguf.is_some() {
             return self.feed(pos, chunk);
         }
-        let cap = usize::try_from(self.total.min(MAX_HEADER_BYTES as u64)).unwrap_or(usize::MAX);
-        let take = (cap - self.header.len()).min(chunk.len());
-        self.header.extend_from_slice(&chunk[..take]);
+        let (take, g) = self.header.push(chunk, self.total)?;
         self.peak = self.peak.max(self.header.capacity());
-        let full = self.header.len() == cap;
-        if self.header.len() < self.next_try && !full {
-            return Ok(());
-        }
-        let Some(g) = gguf::parse_prefix(&self.header, self.total)? else {
-            if full {
-                return Err(Error::bad_gguf(
-                    "header",
-                    format!("metadata and tensor infos exceed {MAX_HEADER_BYTES} bytes"),
-                ));
-            }
-            self.next_try = self.header.len().saturating_mul(2).max(4096);
+        let Some(g) = g else {
             return Ok(());
         };
         // What cannot run fails now, not after the download.
@@ -150,7 +124,7 @@ impl CpuLoader {
         }
         self.order.sort_by_key(|p| p.start);
         self.gguf = Some(g);
-        let header = std::mem::take(&mut self.header);
+        let header = self.header.take();
         self.feed(0, &header)?;
         drop(header);
         self.feed(pos + take as u64, &chunk[take..])

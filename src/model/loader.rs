@@ -21,6 +21,64 @@ use crate::{Error, Result};
 /// gives up: a hostile file can declare a header as long as itself.
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
 
+/// Counts `len` more bytes of a `total`-byte file arriving after
+/// `received`; returns the file offset they start at. More bytes than
+/// announced are an error (both streaming loads).
+pub fn advance(received: &mut u64, total: u64, len: usize) -> Result<u64> {
+    let pos = *received;
+    *received = pos
+        .checked_add(len as u64)
+        .filter(|&e| e <= total)
+        .ok_or_else(|| Error::option("chunk", format!("more bytes than the {total} announced")))?;
+    Ok(pos)
+}
+
+/// A file's first bytes until its GGUF header parses, for the streaming
+/// loads (this one and `cpu::CpuLoader`): at most `MAX_HEADER_BYTES`,
+/// reparsed only each time the prefix doubles, so tiny chunks do not
+/// reparse the header over and over.
+#[derive(Default)]
+pub struct HeaderPrefix {
+    bytes: Vec<u8>,
+    next_try: usize,
+}
+
+impl HeaderPrefix {
+    /// Appends what of `chunk` may still be header (of a `total`-byte
+    /// file). Returns how many bytes of it were taken and, once the prefix
+    /// parses, the header; the prefix itself is then `take`n.
+    pub fn push(&mut self, chunk: &[u8], total: u64) -> Result<(usize, Option<Gguf>)> {
+        let cap = to_usize(total.min(MAX_HEADER_BYTES as u64), "file")?;
+        let take = (cap - self.bytes.len()).min(chunk.len());
+        self.bytes.extend_from_slice(&chunk[..take]);
+        let full = self.bytes.len() == cap;
+        if self.bytes.len() < self.next_try && !full {
+            return Ok((take, None));
+        }
+        let g = gguf::parse_prefix(&self.bytes, total)?;
+        if g.is_none() {
+            if full {
+                return Err(Error::bad_gguf(
+                    "header",
+                    format!("metadata and tensor infos exceed {MAX_HEADER_BYTES} bytes"),
+                ));
+            }
+            self.next_try = self.bytes.len().saturating_mul(2).max(4096);
+        }
+        Ok((take, g))
+    }
+
+    /// Bytes held.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// The prefix (the file's first bytes), leaving this one empty.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
+    }
+}
+
 /// What a tensor is to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -718,10 +776,7 @@ pub struct StreamLoader {
     total_len: u64,
     received: u64,
     /// Header bytes until the header parses.
-    header: Vec<u8>,
-    /// Header length at which to try parsing again (doubles on each miss,
-    /// so tiny chunks do not reparse the header over and over).
-    next_try: usize,
+    header: HeaderPrefix,
     gguf: Option<Gguf>,
     body: Option<Body>,
     peak: usize,
@@ -734,8 +789,7 @@ impl StreamLoader {
         StreamLoader {
             total_len,
             received: 0,
-            header: Vec::new(),
-            next_try: 0,
+            header: HeaderPrefix::default(),
             gguf: None,
             body: None,
             peak: 0,
@@ -782,41 +836,18 @@ impl StreamLoader {
     }
 
     fn push_inner(&mut self, gpu: &Gpu, chunk: &[u8]) -> Result<()> {
-        let pos = self.received;
-        let end = pos
-            .checked_add(chunk.len() as u64)
-            .filter(|&e| e <= self.total_len)
-            .ok_or_else(|| {
-                Error::option(
-                    "chunk",
-                    format!("more bytes than the {} announced", self.total_len),
-                )
-            })?;
-        self.received = end;
+        let pos = advance(&mut self.received, self.total_len, chunk.len())?;
         if let Some(b) = self.body.as_mut() {
             return b.feed(gpu, pos, chunk);
         }
-        let cap = to_usize(self.total_len.min(MAX_HEADER_BYTES as u64), "file")?;
-        let take = (cap - self.header.len()).min(chunk.len());
-        self.header.extend_from_slice(&chunk[..take]);
+        let (take, g) = self.header.push(chunk, self.total_len)?;
         self.peak = self.peak.max(self.header.capacity());
-        let full = self.header.len() == cap;
-        if self.header.len() < self.next_try && !full {
-            return Ok(());
-        }
-        let Some(g) = gguf::parse_prefix(&self.header, self.total_len)? else {
-            if full {
-                return Err(Error::bad_gguf(
-                    "header",
-                    format!("metadata and tensor infos exceed {MAX_HEADER_BYTES} bytes"),
-                ));
-            }
-            self.next_try = self.header.len().saturating_mul(2).max(4096);
+        let Some(g) = g else {
             return Ok(());
         };
         let mut body = Body::new(&g)?;
         self.gguf = Some(g);
-        let header = std::mem::take(&mut self.header);
+        let header = self.header.take();
         body.extra = header.capacity();
         body.feed(gpu, 0, &header)?;
         body.extra = 0;
