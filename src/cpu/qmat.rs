@@ -79,6 +79,14 @@ impl QVec {
     }
 }
 
+/// An empty vector with room for `n`, or `OutOfMemory` instead of an abort.
+fn with_capacity<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| Error::OutOfMemory(format!("cpu weight: {n} blocks: {e}")))?;
+    Ok(v)
+}
+
 fn f16_at(b: &[u8], i: usize) -> f32 {
     f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
 }
@@ -103,11 +111,8 @@ impl QMat {
                 let q41 = ty == GgmlType::Q4_1;
                 let off = if q41 { 4 } else { 2 };
                 let nb = n / QK;
-                let (mut qs, mut d, mut m) = (
-                    Vec::with_capacity(nb),
-                    Vec::with_capacity(nb),
-                    Vec::with_capacity(nb),
-                );
+                let (mut qs, mut d, mut m) =
+                    (with_capacity(nb)?, with_capacity(nb)?, with_capacity(nb)?);
                 for b in blocks(off + 16)? {
                     let mut q = [0u8; 16];
                     q.copy_from_slice(&b[off..off + 16]);
@@ -120,7 +125,7 @@ impl QMat {
             }
             GgmlType::Q8_0 => {
                 let nb = n / QK;
-                let (mut qs, mut d) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
+                let (mut qs, mut d) = (with_capacity(nb)?, with_capacity(nb)?);
                 for b in blocks(34)? {
                     qs.push(std::array::from_fn(|j| b[2 + j] as i8));
                     d.push(f16_at(b, 0));

@@ -22,7 +22,12 @@ use crate::{Error, Result};
 pub fn dequantize(ty: GgmlType, bytes: &[u8], n_elems: usize) -> Result<Vec<f32>> {
     // Check before allocating: the caller's count must match the bytes.
     check_len(ty, bytes.len(), n_elems)?;
-    let mut out = vec![0.0f32; n_elems];
+    // A typed error, not an abort, where memory runs out (wasm32 has 4 GiB
+    // at most, and the CPU path widens unsupported types to f32).
+    let mut out = Vec::new();
+    out.try_reserve_exact(n_elems)
+        .map_err(|e| Error::OutOfMemory(format!("{} elements of {}: {e}", n_elems, ty.name())))?;
+    out.resize(n_elems, 0.0f32);
     dequantize_into(ty, bytes, &mut out)?;
     Ok(out)
 }
