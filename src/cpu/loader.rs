@@ -42,8 +42,7 @@ pub struct CpuLoader {
     buf: Vec<u8>,
     buf_at: u64,
     parts: HashMap<String, Part>,
-    /// Bytes of the converted tensors, and the most bytes buffered at once.
-    converted: usize,
+    /// The most file bytes buffered at once.
     peak: usize,
     failed: bool,
 }
@@ -61,7 +60,6 @@ impl CpuLoader {
             buf: Vec::new(),
             buf_at: 0,
             parts: HashMap::new(),
-            converted: 0,
             peak: 0,
             failed: false,
         }
@@ -176,12 +174,7 @@ impl CpuLoader {
                 .buf
                 .get(at..at.saturating_add(len))
                 .ok_or_else(|| Error::bad_gguf(&p.name, "tensor data past the buffer"))?;
-            let part = Part::convert(t, data)?;
-            self.converted += match &part {
-                Part::Mat(m) => m.bytes(),
-                Part::Vec(v) => 4 * v.len(),
-            };
-            self.parts.insert(p.name.clone(), part);
+            self.parts.insert(p.name.clone(), Part::convert(t, data)?);
             self.next += 1;
         }
         // Keep from the next pending tensor's start on (all later ones start
@@ -195,11 +188,6 @@ impl CpuLoader {
             self.buf_at = keep;
         }
         Ok(())
-    }
-
-    /// Bytes of the tensors converted so far.
-    pub fn converted_bytes(&self) -> usize {
-        self.converted
     }
 
     /// The model, once every byte has arrived (KV cache of up to `ctx`
