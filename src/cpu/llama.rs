@@ -257,18 +257,7 @@ impl CpuLlama {
         if n == 0 {
             return Err(Error::option("tokens", "empty (no tokens to run)"));
         }
-        if pos0 > self.n_past {
-            return Err(Error::option(
-                "pos0",
-                format!("{pos0} skips past the {} cached positions", self.n_past),
-            ));
-        }
-        if pos0 + n > self.ctx {
-            return Err(Error::ContextOverflow {
-                needed: pos0 + n,
-                capacity: self.ctx,
-            });
-        }
+        crate::reference::llama::check_span(pos0, n, self.n_past, self.ctx)?;
         // Room for the new positions before anything changes: running out
         // of memory leaves the cache as it was.
         for w in self.layers.iter_mut() {

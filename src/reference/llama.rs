@@ -171,18 +171,7 @@ impl RefLlama {
     ) -> Result<Vec<f32>> {
         let c = &self.config;
         let n = tokens.len();
-        if pos0 > self.n_past {
-            return Err(Error::option(
-                "pos0",
-                format!("{pos0} skips past the {} cached positions", self.n_past),
-            ));
-        }
-        if pos0 + n > self.ctx {
-            return Err(Error::ContextOverflow {
-                needed: pos0 + n,
-                capacity: self.ctx,
-            });
-        }
+        check_span(pos0, n, self.n_past, self.ctx)?;
         let (dim, q_dim, kv_dim, hd) = (c.dim, c.q_dim(), c.kv_dim(), c.head_dim);
 
         let mut x = Vec::with_capacity(n * dim);
@@ -263,6 +252,25 @@ impl RefLlama {
         dump("logits", &logits);
         Ok(logits)
     }
+}
+
+/// Checks that `n` tokens at `pos0..` fit a cache of `ctx` positions whose
+/// first `n_past` are filled: a forward may rewind, not skip ahead or run
+/// past the end (`RefLlama` and `cpu::CpuLlama`).
+pub(crate) fn check_span(pos0: usize, n: usize, n_past: usize, ctx: usize) -> Result<()> {
+    if pos0 > n_past {
+        return Err(Error::option(
+            "pos0",
+            format!("{pos0} skips past the {n_past} cached positions"),
+        ));
+    }
+    if pos0 + n > ctx {
+        return Err(Error::ContextOverflow {
+            needed: pos0 + n,
+            capacity: ctx,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
