@@ -191,12 +191,7 @@ impl CpuLlama {
         mut part: impl FnMut(&str) -> Result<Part>,
     ) -> Result<CpuLlama> {
         let config = LlamaConfig::from_gguf(g)?;
-        if ctx == 0 || ctx > config.context_length {
-            return Err(Error::option(
-                "ctx",
-                format!("{ctx} must be in 1..={}", config.context_length),
-            ));
-        }
+        config.check_ctx(ctx)?;
         config.check_tensors(g)?;
         let mut p = Parts(&mut part);
         let mut layers = Vec::with_capacity(config.n_layers);

@@ -326,32 +326,23 @@ impl EngineLoader {
     /// The engine, once every byte has arrived; a truncated file is an
     /// error (`bad_gguf`).
     pub fn finish(self) -> Result<Engine> {
+        let received = self.received_bytes();
+        let total = match &self.sink {
+            Sink::Gpu(_, loader) => loader.total_len(),
+            Sink::Cpu { loader, .. } => loader.total_len(),
+        };
+        let Some(p) = self.prepared else {
+            return Err(Error::bad_gguf(
+                "file",
+                format!("truncated: {received} of {total} bytes, header incomplete"),
+            ));
+        };
         match self.sink {
             Sink::Gpu(gpu, loader) => {
-                let total = loader.total_len();
-                let Some(p) = self.prepared else {
-                    return Err(Error::bad_gguf(
-                        "file",
-                        format!(
-                            "truncated: {} of {total} bytes, header incomplete",
-                            loader.received_bytes()
-                        ),
-                    ));
-                };
                 let (g, model) = loader.finish(&gpu, p.ctx, self.opts.max_batch)?;
                 p.gpu_engine(gpu, &g, model, total)
             }
             Sink::Cpu { adapter, loader } => {
-                let total = loader.total_len();
-                let Some(p) = self.prepared else {
-                    return Err(Error::bad_gguf(
-                        "file",
-                        format!(
-                            "truncated: {} of {total} bytes, header incomplete",
-                            loader.received_bytes()
-                        ),
-                    ));
-                };
                 let (g, model) = loader.finish(p.ctx)?;
                 p.cpu_engine_on(adapter, &g, model, total)
             }

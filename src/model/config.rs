@@ -261,6 +261,17 @@ impl LlamaConfig {
         out
     }
 
+    /// Checks a KV cache capacity against the trained context.
+    pub fn check_ctx(&self, ctx: usize) -> Result<()> {
+        if ctx == 0 || ctx > self.context_length {
+            return Err(Error::option(
+                "ctx",
+                format!("{ctx} must be in 1..={}", self.context_length),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that every expected tensor exists with the expected dims;
     /// the error names the first tensor that is missing or misshapen.
     pub fn check_tensors(&self, g: &Gguf) -> Result<()> {

@@ -20,7 +20,7 @@ use crate::gpu::{Gpu, StepParams};
 use crate::model::config::LlamaConfig;
 use crate::model::loader::{Body, Weights};
 use crate::ops::{self, AttnShape, Dispatch, GemmOpts, KvCache, MatvecOpts, RopeOpts, Weight};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Which activation buffer an op writes: lets a debug dump read it back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,16 +95,6 @@ pub struct LlamaGpu {
     _weights: (Weight, Option<Weight>, Vec<LayerW>, wgpu::Buffer),
 }
 
-fn check_ctx(c: &LlamaConfig, ctx: usize) -> Result<()> {
-    if ctx == 0 || ctx > c.context_length {
-        return Err(Error::option(
-            "ctx",
-            format!("{ctx} must be in 1..={}", c.context_length),
-        ));
-    }
-    Ok(())
-}
-
 impl LlamaGpu {
     /// Uploads the weights of a llama GGUF (`file` is the whole file) and
     /// records the dispatch lists. `ctx` is the KV cache capacity. The file
@@ -117,7 +107,7 @@ impl LlamaGpu {
         max_batch: usize,
     ) -> Result<LlamaGpu> {
         let mut body = Body::new(g)?;
-        check_ctx(&body.config, ctx)?;
+        body.config.check_ctx(ctx)?;
         body.feed(gpu, 0, file)?;
         let config = body.config.clone();
         let weights = body.finish()?;
@@ -133,7 +123,7 @@ impl LlamaGpu {
         ctx: usize,
         max_batch: usize,
     ) -> Result<LlamaGpu> {
-        check_ctx(&c, ctx)?;
+        c.check_ctx(ctx)?;
         let (dim, qd, kvd, ffn, vocab) = (c.dim, c.q_dim(), c.kv_dim(), c.ffn_dim, c.vocab_size);
         // The logits of a whole batch (scoring) are one binding: keep them
         // within the adapter's binding size (a 262k vocabulary fits 128

@@ -82,12 +82,7 @@ impl RefLlama {
         dequant: DequantFn,
     ) -> Result<RefLlama> {
         let config = LlamaConfig::from_gguf(g)?;
-        if ctx == 0 || ctx > config.context_length {
-            return Err(Error::option(
-                "ctx",
-                format!("{ctx} must be in 1..={}", config.context_length),
-            ));
-        }
+        config.check_ctx(ctx)?;
         config.check_tensors(g)?;
         let load = |name: &str| load_tensor(g, file, name, dequant);
         // Checked: on wasm32 a hostile head count times ctx could wrap.
