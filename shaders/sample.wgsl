@@ -19,8 +19,14 @@ struct SampleParams {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<uniform> p: SampleParams;
+// The step and parameters as read-only storage, not uniforms. Why: Mesa's
+// lavapipe (22.x) inlines uniform values that branches depend on and, where
+// that removes most of a shader (here: temperature <= 0 drops all but the
+// argmax), compiles the shader again at every dispatch that follows another
+// pipeline: ~4 ms a token, a tenth of lavapipe's decode step (measured with
+// examples/profile_decode). It does not inline storage.
+@group(0) @binding(0) var<storage, read> step: Step;
+@group(0) @binding(1) var<storage, read> p: SampleParams;
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>; // (vocab,)
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>; // (ctx,)
 

@@ -335,8 +335,9 @@ impl Kernel {
             Kernel::Ffn { .. } => &[U, U, R, U, W, R, R, U, U, W, W],
             // step, params, [gate; up], h
             Kernel::SiluMul => &[U, U, R, W],
-            // step, params, logits, tokens
-            Kernel::Sample { .. } => &[U, U, W, W],
+            // step, params (read-only storage: shaders/sample.wgsl says
+            // why), logits, tokens
+            Kernel::Sample { .. } => &[R, R, W, W],
         }
     }
 
