@@ -1,10 +1,15 @@
 //! Times each decode dispatch kind on the current adapter (tuning aid):
-//! `cargo run --release --example profile_decode [MODEL] [--prefill N] [--pos P] [--soak S] [--sample]`.
+//! `cargo run --release --example profile_decode [MODEL] [--prefill N] [--pos P] [--soak S] [--pairs N] [--sample]`.
 //! Each op of the decode list at position P (or, with `--prefill N`, of the
 //! prefill list run on N tokens from position P; P defaults to 0 there and
 //! to where the warm-up left the cache for decode) is recorded REPS times
 //! in one submit. The cache holds 2048 positions. `--soak S` then runs
 //! whole lists for S seconds and prints ms a list (for `perf` and A/B runs).
+//! `--pairs N` then times, for each kind of op and the kind before it in
+//! the list, [before, op] against [before] and [op] alone (N rounds in
+//! turns, medians): a pipeline switch that costs more than its two
+//! dispatches shows as the excess (lavapipe compiled the greedy sampler
+//! again after every other pipeline; shaders/sample.wgsl).
 //! `--ab N` then times the decode list against the same list built with
 //! `GpuInfo::fuse_attention` off, in turns (N pairs of REPS lists each,
 //! one process: the machine's drift hits both alike), and prints the
@@ -193,6 +198,13 @@ fn main() {
         let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(lists.max(1));
         println!("soak: {lists} lists, {ms:.2} ms a list");
     }
+    if let Some(rounds) = args
+        .iter()
+        .position(|a| a == "--pairs")
+        .map(|i| args[i + 1].parse::<usize>().unwrap())
+    {
+        pair_excess(&s.gpu, ops, n_tokens, rounds, kind_of);
+    }
     if let Some(pairs) = args
         .iter()
         .position(|a| a == "--ab")
@@ -243,6 +255,43 @@ fn ab(s: &mut edge_llm::engine::Session, file: &[u8], pos: u32, pairs: usize) {
         median(&mut tb),
         median(&mut r)
     );
+}
+
+/// `--pairs`: for each distinct (kind before, kind) of consecutive ops,
+/// the median ms of [a, b] minus those of [a] and [b], `reps` lists a
+/// submit, `rounds` rounds in turns.
+fn pair_excess(
+    gpu: &edge_llm::gpu::Gpu,
+    ops: &[Op],
+    n_tokens: u32,
+    rounds: usize,
+    kind_of: impl Fn(&Op) -> String,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    println!("pipeline switches ([a, b] - [a] - [b], medians of {rounds}):");
+    for w in ops.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if !seen.insert((kind_of(a), kind_of(b))) {
+            continue;
+        }
+        let lists: [Vec<&Op>; 3] = [vec![a], vec![b], vec![a, b]];
+        let mut t: [Vec<f64>; 3] = Default::default();
+        for _ in 0..rounds.max(1) {
+            for (l, v) in lists.iter().zip(t.iter_mut()) {
+                v.push(time_lists(gpu, l, n_tokens, REPS));
+            }
+        }
+        let [ta, tb, tab] = t.map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        });
+        println!(
+            "{:8.2} ms  {} -> {}  ({ta:.2} + {tb:.2} alone, {tab:.2} together)",
+            tab - ta - tb,
+            a.name,
+            b.name
+        );
+    }
 }
 
 /// `ops` `reps` times in one pass and one submit: ms a list, waited for.
